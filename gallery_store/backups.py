@@ -1,0 +1,241 @@
+"""Backups: rolling store snapshots kept automatically, and whole-studio archives.
+
+An archive is a ZIP with a ``manifest.json`` that lists every file with its
+SHA-256. Rolling backups (``<data>/backups/store-*.zip``) hold the store files
+only — images are written once and never changed, so they are not copied each
+hour; whole-studio archives (``python -m gallery_store backup``) hold both.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .durable import atomic_write_bytes, fsync_dir
+from .errors import StudioError
+
+__all__ = [
+    "ArchiveDamaged",
+    "Manifest",
+    "RollingBackups",
+    "read_manifest",
+    "restore_archive",
+    "write_archive",
+]
+
+log = logging.getLogger(__name__)
+
+ARCHIVE_KIND = "kindred-canvas-backup"
+
+
+class ArchiveDamaged(StudioError):
+    """A backup archive is unreadable or does not match its manifest."""
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What an archive says it holds."""
+
+    created_at: str
+    schema_version: int
+    files: dict[str, str]
+    includes_images: bool
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_archive(
+    destination: Path,
+    data_dir: Path,
+    files: list[Path],
+    *,
+    schema_version: int,
+    includes_images: bool,
+) -> Manifest:
+    """Write ``files`` (inside ``data_dir``) to a verified ZIP archive, atomically."""
+    created = datetime.now(UTC).isoformat()
+    digests: dict[str, str] = {}
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(
+        dir=destination.parent, prefix=".backup-", suffix=".kc-tmp", delete=False
+    ) as handle:
+        temp = Path(handle.name)
+    try:
+        with zipfile.ZipFile(temp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+            for path in files:
+                try:
+                    data = path.read_bytes()
+                except FileNotFoundError:
+                    continue  # an image deleted while we copied: the record went with it
+                name = path.relative_to(data_dir).as_posix()
+                digests[name] = _sha256(data)
+                # Images are already compressed; deflating them again only costs time.
+                kind = zipfile.ZIP_STORED if name.startswith("images/") else zipfile.ZIP_DEFLATED
+                zf.writestr(name, data, compress_type=kind)
+            manifest = {
+                "kind": ARCHIVE_KIND,
+                "created_at": created,
+                "schema_version": schema_version,
+                "includes_images": includes_images,
+                "files": digests,
+            }
+            zf.writestr("manifest.json", json.dumps(manifest, indent=1))
+        with open(temp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(temp, destination)
+        fsync_dir(destination.parent)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    return Manifest(created, schema_version, digests, includes_images)
+
+
+def read_manifest(archive: Path) -> Manifest:
+    """Check every file of an archive against its manifest; raise ArchiveDamaged if off."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            raw = json.loads(zf.read("manifest.json"))
+            if raw.get("kind") != ARCHIVE_KIND or not isinstance(raw.get("files"), dict):
+                raise ArchiveDamaged(f"{archive.name} is not a Kindred Canvas backup.")
+            for name, digest in raw["files"].items():
+                if name.startswith("/") or ".." in Path(name).parts:
+                    raise ArchiveDamaged(f"{archive.name} names a file outside the data folder.")
+                data = zf.read(name)
+                if _sha256(data) != digest:
+                    raise ArchiveDamaged(f"{archive.name} is damaged: {name} does not match.")
+                if name.startswith("store/"):
+                    json.loads(data)
+    except ArchiveDamaged:
+        raise
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise ArchiveDamaged(
+            f"{archive.name} is damaged or incomplete, so nothing was restored ({exc})."
+        ) from exc
+    return Manifest(
+        raw.get("created_at", ""),
+        int(raw.get("schema_version", 0)),
+        dict(raw["files"]),
+        bool(raw.get("includes_images")),
+    )
+
+
+def restore_archive(archive: Path, data_dir: Path, *, only_store: bool = False) -> Manifest:
+    """Unpack a verified archive into ``data_dir``; nothing changes if it is damaged."""
+    manifest = read_manifest(archive)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=data_dir, prefix=".restore-"))
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            for name in manifest.files:
+                if only_store and not name.startswith("store/"):
+                    continue
+                target = staging / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(zf.read(name))
+        for top in sorted({Path(n).parts[0] for n in manifest.files}):
+            source = staging / top
+            if not source.exists():
+                continue
+            destination = data_dir / top
+            if destination.exists() and top != "images":
+                raise StudioError(f"{destination} already exists; restore into an empty folder.")
+            if top == "images" and destination.exists():
+                shutil.copytree(source, destination, dirs_exist_ok=True)
+            else:
+                os.replace(source, destination)
+        fsync_dir(data_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return manifest
+
+
+class RollingBackups:
+    """Store snapshots taken automatically, the newest ``keep`` kept."""
+
+    def __init__(self, data_dir: Path, keep: int, interval_minutes: int) -> None:
+        self.folder = data_dir / "backups"
+        self.data_dir = data_dir
+        self.keep = keep
+        self.interval_seconds = interval_minutes * 60
+
+    def archives(self) -> list[Path]:
+        """Return rolling backups, newest first."""
+        if not self.folder.exists():
+            return []
+        return sorted(self.folder.glob("store-*.zip"), reverse=True)
+
+    def due(self, now: datetime) -> bool:
+        """Say whether the newest backup is older than the interval."""
+        newest = self.archives()
+        if not newest:
+            return True
+        age = now.timestamp() - newest[0].stat().st_mtime
+        return age >= self.interval_seconds
+
+    def take(self, files: list[Path], schema_version: int, now: datetime) -> Path:
+        """Write a new snapshot and prune old ones."""
+        stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
+        destination = self.folder / f"store-{stamp}.zip"
+        write_archive(
+            destination,
+            self.data_dir,
+            files,
+            schema_version=schema_version,
+            includes_images=False,
+        )
+        for old in self.archives()[self.keep :]:
+            with contextlib.suppress(OSError):
+                old.unlink()
+        return destination
+
+    def newest_good(self) -> Path | None:
+        """Return the newest backup that passes its checks, or None."""
+        for archive in self.archives():
+            try:
+                read_manifest(archive)
+            except ArchiveDamaged as exc:
+                log.warning("skipping damaged backup %s: %s", archive.name, exc)
+                continue
+            return archive
+        return None
+
+    def restore_newest(self, reason: str) -> Path | None:
+        """Set the damaged store aside and bring back the newest good snapshot."""
+        archive = self.newest_good()
+        if archive is None:
+            return None
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        quarantine = self.data_dir / "quarantine" / f"store-{stamp}"
+        quarantine.parent.mkdir(parents=True, exist_ok=True)
+        store_dir = self.data_dir / "store"
+        if store_dir.exists():
+            os.replace(store_dir, quarantine)
+        try:
+            restore_archive(archive, self.data_dir, only_store=True)
+        except BaseException:
+            if quarantine.exists() and not store_dir.exists():
+                os.replace(quarantine, store_dir)
+            raise
+        log.warning(
+            "the store was damaged (%s); restored backup %s and kept the damaged files in %s",
+            reason,
+            archive.name,
+            quarantine,
+        )
+        return archive
+
+
+def write_bytes_durably(path: Path, data: bytes) -> None:
+    """Write a small file atomically (re-exported for the media folder)."""
+    atomic_write_bytes(path, data)

@@ -1,0 +1,82 @@
+"""Durable file writes: temp file, fsync, atomic rename, fsync the folder.
+
+Every byte the studio keeps goes through ``atomic_write_bytes`` so that a crash,
+a killed process or a full disk leaves either the old file or the new one,
+never a torn or empty one.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from .errors import SaveFailed
+
+__all__ = ["TEMP_SUFFIX", "atomic_write_bytes", "fsync_dir", "remove_stray_temp_files"]
+
+log = logging.getLogger(__name__)
+
+TEMP_SUFFIX = ".kc-tmp"
+
+DISK_FULL_MESSAGE = (
+    "We couldn't save that because the server's disk is full. Nothing was changed — "
+    "please let your facilitator know."
+)
+
+
+def fsync_dir(folder: Path) -> None:
+    """Flush a folder's entries to disk so a rename survives power loss."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically and durably, or raise SaveFailed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # The temp file lives in the same folder so os.replace is a same-filesystem rename.
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+        fsync_dir(path.parent)
+    except OSError as exc:
+        try:
+            temp.unlink(missing_ok=True)
+        except OSError:
+            log.warning("could not remove temp file %s", temp)
+        log.error("durable write of %s failed: %s", path, exc)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise SaveFailed(DISK_FULL_MESSAGE) from exc
+        raise SaveFailed() from exc
+
+
+def remove_stray_temp_files(folder: Path) -> int:
+    """Delete temp files a crash left behind below ``folder``; return how many."""
+    removed = 0
+    if not folder.exists():
+        return 0
+    for temp in folder.rglob(f"*{TEMP_SUFFIX}"):
+        try:
+            temp.unlink()
+            removed += 1
+        except OSError:
+            log.warning("could not remove stray temp file %s", temp)
+    return removed

@@ -1,0 +1,312 @@
+"""Image upload pipeline: checks an upload and rebuilds it as clean, small JPEG copies.
+
+Every upload is decided by its content alone (never its file name), decoded with a limited set of
+Pillow decoders, and rebuilt from its pixels so no metadata — EXIF, GPS, XMP, comments, text
+chunks, ICC profiles — ever reaches storage or another person's screen.
+
+Why JPEG rather than WebP: Streamlit 1.67's ``st.image`` re-encodes any bytes that are not JPEG,
+PNG or GIF to a quality-90 JPEG on every render, which throws away WebP's size gain and costs CPU
+per view; and encoding a 2048-pixel WebP takes 1.5–3.5 times as long as a JPEG, which would eat
+most of the upload time budget.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import warnings
+from dataclasses import dataclass
+
+from PIL import ExifTags, Image, ImageCms, ImageFilter
+
+from .config import MB, ImageLimits
+from .errors import UploadRejected
+
+__all__ = ["ProcessedImage", "process_upload"]
+
+logger = logging.getLogger(__name__)
+
+_NOT_AN_IMAGE = UploadRejected.default_message
+_EMPTY = "That file is empty — please choose your picture again."
+_DAMAGED = (
+    "We couldn't read that image — it may be damaged or only partly uploaded. "
+    "Please try again, or choose a different photo."
+)
+_TOO_LARGE_TO_PROCESS = (
+    "That image is too large for us to work with right now. "
+    "Please try a smaller photo, or shrink it on your device first."
+)
+
+_OUTPUT_FORMAT = "JPEG"
+_OUTPUT_MEDIA_TYPE = "image/jpeg"
+_OUTPUT_EXTENSION = ".jpg"
+
+# A JPEG decoded at 1/2, 1/4 or 1/8 scale (DCT scaling) is much cheaper than a full decode followed
+# by a resample. We accept a scaled decode whose long edge is at least this share of full_edge, so
+# a 4000-pixel phone photo decodes straight to 2000 pixels instead of decoding all 12 megapixels
+# to reach 2048. The full copy's long edge therefore lies between 90% and 100% of full_edge.
+_DRAFT_SLACK = 0.9
+
+# reducing_gap=2.0 lets Pillow shrink by whole factors first (cheap box reduce) and resample only
+# the last step; Pillow documents the result as indistinguishable from a full resample.
+_REDUCING_GAP = 2.0
+
+# The blurred copy is rebuilt from a picture this many pixels across: shapes and faces are gone
+# at that size, only the overall colours remain.
+_BLUR_GRID = 12
+
+_WHITE = (255, 255, 255)
+
+# Orientation values 2–8 and the transpose that puts the picture upright (EXIF 2.3, tag 0x0112).
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+@dataclass(frozen=True, repr=False)
+class ProcessedImage:
+    """Clean copies of one upload, ready to store and show."""
+
+    full: bytes
+    thumbnail: bytes
+    blurred: bytes
+    width: int
+    height: int
+    thumb_width: int
+    thumb_height: int
+    format: str
+    media_type: str
+    extension: str
+
+    def __repr__(self) -> str:
+        """Describe the copies by size, never by content."""
+        return (
+            f"ProcessedImage({self.format} {self.width}x{self.height} {len(self.full)} B, "
+            f"thumbnail {self.thumb_width}x{self.thumb_height} {len(self.thumbnail)} B, "
+            f"blurred {len(self.blurred)} B)"
+        )
+
+
+def process_upload(data: bytes, limits: ImageLimits | None = None) -> ProcessedImage:
+    """Return clean full, thumbnail and blurred copies of an upload, or raise UploadRejected."""
+    limits = limits or ImageLimits()
+    if not data:
+        raise UploadRejected(_EMPTY)
+    if len(data) > limits.max_bytes:
+        raise UploadRejected(
+            f"That image is larger than {_amount(limits.max_bytes / MB)} MB. "
+            "Please choose a smaller photo, or shrink it on your device first."
+        )
+    kind = _sniff(data)
+    if kind is None:
+        raise UploadRejected(_NOT_AN_IMAGE)
+
+    # Pillow only warns about a decompression bomb between MAX_IMAGE_PIXELS and twice that; we
+    # want a refusal. catch_warnings() is process-wide on Python < 3.14, so our own pixel check
+    # below stays the real guard and this filter is the second line.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            return _process(data, kind, limits)
+        except UploadRejected:
+            raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise UploadRejected(_too_many_pixels(limits)) from exc
+        except MemoryError as exc:
+            raise UploadRejected(_TOO_LARGE_TO_PROCESS) from exc
+        except Exception as exc:
+            # Pillow's decoders raise many types on hostile input (OSError, ValueError,
+            # SyntaxError, struct.error, IndexError, ...); none of them may reach a person.
+            logger.debug("upload refused", exc_info=True)
+            raise UploadRejected(_NOT_AN_IMAGE) from exc
+
+
+def _process(data: bytes, kind: str, limits: ImageLimits) -> ProcessedImage:
+    """Decode, clean and encode one upload whose format is already known."""
+    # No `with`: closing would discard the decoded pixels, and a BytesIO holds no OS resource.
+    im = Image.open(io.BytesIO(data), formats=[kind])
+    # Checked from the header, before a single pixel is decoded.
+    width, height = im.size
+    if width * height > limits.max_pixels:
+        raise UploadRejected(_too_many_pixels(limits))
+    if kind == "JPEG":
+        # JPEG keeps EXIF in its header, so this costs no decoding; the transpose waits until
+        # the picture is small, because transposing first would defeat draft().
+        orientation = _orientation(im)
+        _draft(im, limits.full_edge)
+        _load(im)
+    else:
+        # A PNG may store its eXIf chunk after the pixels, so read it once they are loaded.
+        # Animated PNG and WebP open on their first frame, and only that frame is loaded.
+        _load(im)
+        orientation = _orientation(im)
+    icc = im.info.get("icc_profile")
+    picture = _working_mode(im)
+
+    picture = _shrink(picture, limits.full_edge)
+    picture = _to_srgb(picture, icc)
+    if orientation in _UPRIGHT:
+        picture = picture.transpose(_UPRIGHT[orientation])
+    # A fresh image carries pixels only: no info dict, so no EXIF, comment, XMP or ICC profile can
+    # ride along into the encoder (Pillow's JPEG writer copies a comment from im.info).
+    full = Image.new("RGB", picture.size)
+    full.paste(picture)
+
+    thumb = _shrink(full, limits.thumb_edge)
+    blurred = _blur(thumb, _fit(full.size, limits.blur_edge))
+    return ProcessedImage(
+        full=_encode(full, limits.jpeg_quality),
+        thumbnail=_encode(thumb, limits.thumb_quality),
+        blurred=_encode(blurred, limits.thumb_quality),
+        width=full.width,
+        height=full.height,
+        thumb_width=thumb.width,
+        thumb_height=thumb.height,
+        format=_OUTPUT_FORMAT,
+        media_type=_OUTPUT_MEDIA_TYPE,
+        extension=_OUTPUT_EXTENSION,
+    )
+
+
+def _sniff(data: bytes) -> str | None:
+    """Return the Pillow format name the magic bytes announce, or None."""
+    if data.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def _orientation(im: Image.Image) -> int:
+    """Return the EXIF orientation (1 when absent or unreadable)."""
+    try:
+        value = im.getexif().get(ExifTags.Base.Orientation, 1)
+    except Exception:
+        # A damaged EXIF block should not cost someone their picture: show it as stored.
+        logger.debug("unreadable EXIF orientation", exc_info=True)
+        return 1
+    return value if isinstance(value, int) else 1
+
+
+def _draft(im: Image.Image, full_edge: int) -> None:
+    """Ask the JPEG decoder to decode at the smallest DCT scale that still fills full_edge."""
+    floor = math.ceil(full_edge * _DRAFT_SLACK)
+    width, height = im.size
+    long_edge = max(width, height)
+    if long_edge < 2 * floor:
+        return  # even half scale would fall short
+    ratio = floor / long_edge
+    im.draft("RGB", (max(1, math.ceil(width * ratio)), max(1, math.ceil(height * ratio))))
+
+
+def _load(im: Image.Image) -> None:
+    """Decode the pixels, refusing truncated or damaged files."""
+    try:
+        # verify() passes truncated JPEGs; load() is what notices the missing data, as long as
+        # ImageFile.LOAD_TRUNCATED_IMAGES stays False (we never change it).
+        im.load()
+    except (MemoryError, Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise
+    except Exception as exc:
+        raise UploadRejected(_DAMAGED) from exc
+
+
+def _working_mode(im: Image.Image) -> Image.Image:
+    """Return the picture in L, LA, RGB, RGBA or CMYK, the modes resizing and ICC handle."""
+    mode = im.mode
+    if mode in ("L", "LA", "RGB", "RGBA", "CMYK"):
+        return im
+    if mode.startswith("I;16") or mode == "I":
+        # Pillow clips 16-bit values to 255 when converting to L; scale them down instead.
+        return im.convert("I").point(lambda value: value * (1 / 256)).convert("L")
+    if mode in ("P", "PA"):
+        has_alpha = mode == "PA" or "transparency" in im.info
+        return im.convert("RGBA" if has_alpha else "RGB")
+    if mode == "La":
+        return im.convert("LA")
+    if mode in ("RGBa", "RGBX"):
+        return im.convert("RGBA" if mode == "RGBa" else "RGB")
+    if mode == "1":
+        return im.convert("L")
+    return im.convert("RGB")
+
+
+def _fit(size: tuple[int, int], edge: int) -> tuple[int, int]:
+    """Return size scaled so its long edge is at most edge, keeping the aspect ratio."""
+    width, height = size
+    scale = min(1.0, edge / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def _shrink(im: Image.Image, edge: int) -> Image.Image:
+    """Return the picture with its long edge at most edge (never enlarged)."""
+    size = _fit(im.size, edge)
+    if size == im.size:
+        return im
+    return im.resize(size, Image.Resampling.LANCZOS, reducing_gap=_REDUCING_GAP)
+
+
+def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:
+    """Return an RGB picture in sRGB, with any transparency laid over white."""
+    alpha = im.getchannel("A") if im.mode in ("LA", "RGBA") else None
+    colour = im.convert("L" if im.mode == "LA" else "RGB") if alpha is not None else im
+    converted = None
+    if icc:
+        try:
+            converted = ImageCms.profileToProfile(
+                colour, ImageCms.ImageCmsProfile(io.BytesIO(icc)), _SRGB, outputMode="RGB"
+            )
+        except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
+            # A broken or mismatched profile: the pixels are still fine, show them as they are.
+            logger.debug("ignoring unusable ICC profile", exc_info=True)
+    if converted is not None:
+        colour = converted
+    elif colour.mode != "RGB":
+        colour = colour.convert("RGB")
+    if alpha is None:
+        return colour
+    # Transparent areas would turn black in a JPEG; white matches the paper people drew on.
+    backdrop = Image.new("RGB", colour.size, _WHITE)
+    backdrop.paste(colour, (0, 0), alpha)
+    return backdrop
+
+
+def _blur(im: Image.Image, size: tuple[int, int]) -> Image.Image:
+    """Return a copy blurred past recognition, at the given size."""
+    tiny = im.resize(_fit(im.size, _BLUR_GRID), Image.Resampling.BOX)
+    # The blur smooths away the blocks that enlarging a 12-pixel picture leaves behind.
+    radius = max(2, max(size) // 24)
+    return tiny.resize(size, Image.Resampling.BICUBIC).filter(ImageFilter.GaussianBlur(radius))
+
+
+def _encode(im: Image.Image, quality: int) -> bytes:
+    """Return the picture as a JPEG with no metadata."""
+    buffer = io.BytesIO()
+    im.save(buffer, _OUTPUT_FORMAT, quality=quality, optimize=True)
+    return buffer.getvalue()
+
+
+def _too_many_pixels(limits: ImageLimits) -> str:
+    """Return the refusal for a picture over the pixel limit."""
+    return (
+        f"That image has more than {_amount(limits.max_pixels / 1_000_000)} megapixels. "
+        "Please choose a smaller photo, or shrink it on your device first."
+    )
+
+
+def _amount(value: float) -> str:
+    """Return a number written for people: 15, 1.5 or 0.01."""
+    if value >= 1:
+        return f"{value:.1f}".removesuffix(".0")
+    return f"{value:.2g}"

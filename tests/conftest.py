@@ -1,0 +1,102 @@
+"""Shared fixtures: a Studio on a temp folder, people in circles, and test images."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from gallery_store import StudioConfig, open_studio
+from gallery_store.config import ImageLimits
+
+# argon2 at production cost takes ~0.1 s a hash; tests make hundreds of accounts.
+FAST_CONFIG = StudioConfig(argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1)
+PASSWORD = "a calm river of stones"
+
+
+class Clock:
+    """A settable clock for tests of expiry, idle limits and day rollover."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.now = start or datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def make_image(
+    fmt: str = "PNG", size: tuple[int, int] = (64, 48), color=(200, 120, 80), **save
+) -> bytes:
+    """Return a small image of one colour in the given format."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format=fmt, **save)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def config() -> StudioConfig:
+    return FAST_CONFIG
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def studio(data_dir, config, clock):
+    s = open_studio(data_dir, config, clock)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def therapist(studio):
+    return studio.accounts.bootstrap_therapist("tess", PASSWORD, "Tess")
+
+
+@pytest.fixture
+def circle(studio, therapist):
+    return studio.circles.create(therapist, "Tuesday caregivers")
+
+
+def join(studio, therapist, circle, username: str, display_name: str | None = None):
+    """Invite and join one participant; return the new user."""
+    code = studio.circles.invite(therapist, circle.id)
+    return studio.accounts.join(code, username, PASSWORD, display_name or username.title())
+
+
+@pytest.fixture
+def participant(studio, therapist, circle):
+    return join(studio, therapist, circle, "robin", "Robin")
+
+
+@pytest.fixture
+def peer(studio, therapist, circle):
+    return join(studio, therapist, circle, "sam", "Sam")
+
+
+@pytest.fixture
+def other_circle(studio, therapist):
+    return studio.circles.create(therapist, "Thursday nurses")
+
+
+@pytest.fixture
+def outsider(studio, therapist, other_circle):
+    return join(studio, therapist, other_circle, "lee", "Lee")
+
+
+@pytest.fixture
+def small_limits() -> ImageLimits:
+    return ImageLimits(max_bytes=2 * 1024 * 1024, max_pixels=4_000_000)
