@@ -1,6 +1,375 @@
-"""Placeholder while this service is written."""
+"""Artworks: sharing through the image pipeline, the circle's gallery, edits and deletion."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from .errors import NotFound, PermissionDenied, SaveFailed, ValidationError
+from .images import ProcessedImage, process_upload
+from .models import Artwork, User
+from .policy import COFACILITATOR, FACILITATOR, Policy
+from .text import clean_text
+
+if TYPE_CHECKING:
+    from .studio import Studio
+
+__all__ = ["CAPTION_LIMIT", "ALT_TEXT_LIMIT", "WARNING_LIMIT", "Artworks", "GalleryPage"]
+
+log = logging.getLogger(__name__)
+
+CAPTION_LIMIT = 500
+ALT_TEXT_LIMIT = 1000
+WARNING_LIMIT = 120
+SENSITIVE_CHOICES = ("ask", "show", "hide")
+VARIANTS = ("thumb", "full", "blur")
+
+
+class GalleryPage(list):
+    """One page of a gallery: artworks newest first, and whether more pages follow."""
+
+    def __init__(self, items: Sequence[Artwork], page: int, per_page: int, has_next: bool):
+        super().__init__(items)
+        self.page = page
+        self.per_page = per_page
+        self.has_next = has_next
 
 
 class Artworks:
-    def __init__(self, studio):
+    """Share, show, change and remove artworks."""
+
+    def __init__(self, studio: Studio) -> None:
         self.studio = studio
+        self.store = studio.store
+        self.artworks = studio.store.collection("artworks")
+        self.prompts = studio.store.collection("prompts")
+        self.comments = studio.store.collection("comments")
+        self.reactions = studio.store.collection("reactions")
+        self.preferences = studio.store.collection("preferences")
+        self.flags = studio.store.collection("flags")
+        self.policy = Policy(studio)
+
+    # -- sharing ---------------------------------------------------------------------------------
+
+    def share(
+        self,
+        actor: User,
+        image_bytes: bytes,
+        *,
+        caption: str = "",
+        alt_text: str = "",
+        prompt_id: str | None = None,
+        content_warning: str | None = None,
+        circle_id: str | None = None,
+        exhibit_opt_in: bool = False,
+    ) -> Artwork:
+        """Share an image with a circle; all or nothing."""
+        fields = self._clean_fields(caption, alt_text, content_warning)
+        with self.store.reading():
+            circle_id = self._target_circle(actor, circle_id)
+            self.policy.writable_circle(circle_id)
+            self._check_prompt(prompt_id)
+        # Decoding is slow: do it outside the lock so others are not kept waiting.
+        processed = process_upload(image_bytes, self.studio.config.images)
+        names = self._write_files(processed)
+        try:
+            with self.store.transaction():
+                user = self.policy.active(actor)
+                self.policy.member(actor, circle_id)
+                now = self.studio.now().isoformat()
+                record = self.artworks.insert(
+                    {
+                        "circle_id": circle_id,
+                        "user_id": actor.id,
+                        "artist_name": user["display_name"],
+                        **fields,
+                        "prompt_id": prompt_id,
+                        "width": processed.width,
+                        "height": processed.height,
+                        "thumb_width": processed.thumb_width,
+                        "thumb_height": processed.thumb_height,
+                        "media_type": processed.media_type,
+                        **names,
+                        "comments_enabled": True,
+                        "status": "visible",
+                        "exhibit_opt_in": bool(exhibit_opt_in),
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
+                self.studio.moderation.flag_if_crisis(
+                    actor, circle_id, "artwork", record["id"], fields["caption"]
+                )
+        except BaseException:
+            self.studio.media.delete(list(names.values()))
+            raise
+        return Artwork.from_record(record)
+
+    def _clean_fields(self, caption: str, alt_text: str, warning: str | None) -> dict:
+        return {
+            "caption": clean_text(caption, field="caption", max_length=CAPTION_LIMIT),
+            "alt_text": self._clean_alt(alt_text),
+            "content_warning": clean_text(
+                warning, field="content warning", max_length=WARNING_LIMIT, multiline=False
+            )
+            or None,
+        }
+
+    def _clean_alt(self, alt_text: str) -> str:
+        alt = clean_text(alt_text, field="alt text", max_length=ALT_TEXT_LIMIT)
+        if not alt:
+            raise ValidationError(
+                "Please add a short description of your artwork (alt text), so people who "
+                "use screen readers can share in it too."
+            )
+        return alt
+
+    def _target_circle(self, actor: User, circle_id: str | None) -> str:
+        if circle_id is not None:
+            self.policy.member(actor, circle_id)
+            return circle_id
+        circles = self.policy.circle_ids(actor)
+        if not circles:
+            raise PermissionDenied("Join a circle first, then you can share your art there.")
+        return circles[0]
+
+    def _check_prompt(self, prompt_id: str | None) -> None:
+        if prompt_id is not None and prompt_id not in self.prompts:
+            raise ValidationError("That prompt isn't in the library any more.")
+
+    def _write_files(self, processed: ProcessedImage) -> dict[str, str]:
+        stem = self.studio.media.new_stem()
+        ext = processed.extension
+        names = {
+            "full_name": f"{stem}-full{ext}",
+            "thumb_name": f"{stem}-thumb{ext}",
+            "blur_name": f"{stem}-blur{ext}",
+        }
+        written: list[str] = []
+        try:
+            for key, data in (
+                ("full_name", processed.full),
+                ("thumb_name", processed.thumbnail),
+                ("blur_name", processed.blurred),
+            ):
+                self.studio.media.write(names[key], data)
+                written.append(names[key])
+        except (OSError, SaveFailed):
+            self.studio.media.delete(written)
+            raise
+        return names
+
+    # -- seeing ------------------------------------------------------------------------------------
+
+    def _visible_to(self, record: dict, actor_id: str, role: str) -> bool:
+        status = record.get("status", "visible")
+        if status == "visible":
+            return True
+        if status == "removed":
+            return False
+        # Hidden while a report is reviewed: its artist and the facilitators still see it.
+        return record["user_id"] == actor_id or role in (FACILITATOR, COFACILITATOR)
+
+    def gallery(
+        self,
+        actor: User,
+        circle_id: str | None = None,
+        page: int = 1,
+        per_page: int = 24,
+        *,
+        prompt_id: str | None = None,
+        theme: str | None = None,
+        mine: bool = False,
+    ) -> GalleryPage:
+        """Return one page of a circle's artworks, newest first."""
+        page = max(1, int(page))
+        per_page = max(1, min(100, int(per_page)))
+        with self.store.reading():
+            circle_id = self._target_circle(actor, circle_id)
+            role = self.policy.member(actor, circle_id)["role"]
+            if mine:
+                source: Iterator[dict] = (
+                    r for r in self.artworks.newest_by("user", actor.id) if r["circle_id"] == circle_id
+                )
+            elif prompt_id is not None:
+                source = (
+                    r
+                    for r in self.artworks.newest_by("prompt", prompt_id)
+                    if r["circle_id"] == circle_id
+                )
+            else:
+                source = self.artworks.newest_by("circle", circle_id)
+            skip = (page - 1) * per_page
+            items: list[Artwork] = []
+            has_next = False
+            for record in source:
+                if not self._visible_to(record, actor.id, role):
+                    continue
+                if prompt_id is not None and record.get("prompt_id") != prompt_id:
+                    continue
+                if theme is not None and not self._has_theme(record, theme):
+                    continue
+                if skip:
+                    skip -= 1
+                    continue
+                if len(items) == per_page:
+                    has_next = True
+                    break
+                items.append(Artwork.from_record(record))
+            return GalleryPage(items, page, per_page, has_next)
+
+    def _has_theme(self, record: dict, theme: str) -> bool:
+        prompt = self.prompts.get(record.get("prompt_id") or "")
+        return bool(prompt) and theme in prompt.get("themes", ())
+
+    def get(self, actor: User, artwork_id: str) -> Artwork:
+        """Return one artwork the actor may see."""
+        with self.store.reading():
+            return Artwork.from_record(self._readable(actor, artwork_id))
+
+    def _readable(self, actor: User, artwork_id: str) -> dict:
+        record = self.artworks.get(artwork_id)
+        if record is None:
+            self.policy.active(actor)
+            raise NotFound("We couldn't find that artwork. It may have been removed.")
+        membership = self.policy.member(actor, record["circle_id"])
+        if not self._visible_to(record, actor.id, membership["role"]):
+            raise NotFound("We couldn't find that artwork. It may have been removed.")
+        return record
+
+    def image(self, actor: User, artwork_id: str, variant: str = "thumb") -> bytes:
+        """Return the bytes of one stored copy (thumb, full or blur) of an artwork."""
+        if variant not in VARIANTS:
+            raise ValidationError("Unknown image size.")
+        with self.store.reading():
+            record = self._readable(actor, artwork_id)
+            name = record[f"{variant}_name"]
+        return self.studio.media.read(name)
+
+    def by_artist(self, actor: User, user_id: str | None = None) -> list[Artwork]:
+        """Return an artist's own artworks, newest first (only their own)."""
+        user_id = user_id or actor.id
+        with self.store.reading():
+            self.policy.active(actor)
+            if user_id != actor.id:
+                raise PermissionDenied("You can only list your own artworks here.")
+            return [
+                Artwork.from_record(r)
+                for r in self.artworks.newest_by("user", user_id)
+                if r.get("status") != "removed"
+            ]
+
+    def count_in_circle(self, actor: User, circle_id: str) -> int:
+        """Return how many artworks a circle's gallery holds (for facilitators' summaries)."""
+        with self.store.reading():
+            self.policy.member(actor, circle_id)
+            return len(self.artworks.ids_by("circle", circle_id))
+
+    # -- changing ----------------------------------------------------------------------------------
+
+    def _own(self, actor: User, artwork_id: str) -> dict:
+        record = self.artworks.get(artwork_id)
+        if record is None or record.get("status") == "removed":
+            self.policy.active(actor)
+            raise NotFound("We couldn't find that artwork. It may have been removed.")
+        self.policy.active(actor)
+        if record["user_id"] != actor.id:
+            raise PermissionDenied("Only the artist can change this artwork.")
+        return record
+
+    def edit(
+        self,
+        actor: User,
+        artwork_id: str,
+        *,
+        caption: str | None = None,
+        alt_text: str | None = None,
+        content_warning: str | None = None,
+        comments_enabled: bool | None = None,
+        exhibit_opt_in: bool | None = None,
+    ) -> Artwork:
+        """Change an artwork's words or settings (its artist only)."""
+        changes: dict = {}
+        if caption is not None:
+            changes["caption"] = clean_text(caption, field="caption", max_length=CAPTION_LIMIT)
+        if alt_text is not None:
+            changes["alt_text"] = self._clean_alt(alt_text)
+        if content_warning is not None:
+            changes["content_warning"] = (
+                clean_text(
+                    content_warning,
+                    field="content warning",
+                    max_length=WARNING_LIMIT,
+                    multiline=False,
+                )
+                or None
+            )
+        if comments_enabled is not None:
+            changes["comments_enabled"] = bool(comments_enabled)
+        if exhibit_opt_in is not None:
+            changes["exhibit_opt_in"] = bool(exhibit_opt_in)
+        with self.store.transaction():
+            record = self._own(actor, artwork_id)
+            self.policy.writable_circle(record["circle_id"])
+            changes["updated_at"] = self.studio.now().isoformat()
+            updated = self.artworks.update(artwork_id, **changes)
+            if "caption" in changes:
+                self.studio.moderation.flag_if_crisis(
+                    actor, record["circle_id"], "artwork", artwork_id, changes["caption"]
+                )
+            return Artwork.from_record(updated)
+
+    def delete(self, actor: User, artwork_id: str) -> None:
+        """Delete an artwork with its files, comments and reactions (its artist only)."""
+        # The lock, not a transaction: purge must commit before it deletes the files.
+        with self.store.reading():
+            self._own(actor, artwork_id)
+            self.purge(artwork_id)
+
+    def purge(self, artwork_id: str) -> None:
+        """Remove an artwork and everything attached to it (callers check permission)."""
+        if self.store.in_transaction():
+            raise RuntimeError("purge commits on its own; call it outside a transaction")
+        with self.store.transaction():
+            record = self.artworks.get(artwork_id)
+            if record is None:
+                return
+            for comment_id in list(self.comments.ids_by("artwork", artwork_id)):
+                self.comments.remove(comment_id)
+                for flag_id in list(self.flags.ids_by("subject", comment_id)):
+                    self.flags.remove(flag_id)
+            for reaction_id in list(self.reactions.ids_by("artwork", artwork_id)):
+                self.reactions.remove(reaction_id)
+            for flag_id in list(self.flags.ids_by("subject", artwork_id)):
+                self.flags.remove(flag_id)
+            self.artworks.remove(artwork_id)
+            names = [record.get(k) for k in ("full_name", "thumb_name", "blur_name")]
+        # Files go after the records are durably gone: a crash in between leaves an
+        # orphan file that `check` reports, never a record pointing at nothing.
+        try:
+            self.studio.media.delete([n for n in names if n])
+        except OSError:
+            log.warning("could not delete the files of a removed artwork")
+
+    # -- viewer preferences ------------------------------------------------------------------------
+
+    def sensitive_choice(self, actor: User) -> str:
+        """Return how the actor wants content-warned art shown: ask, show or hide."""
+        with self.store.reading():
+            self.policy.active(actor)
+            records = self.preferences.by("user", actor.id)
+            return records[0].get("sensitive", "ask") if records else "ask"
+
+    def set_sensitive_choice(self, actor: User, choice: str) -> str:
+        """Choose to always show, always hide, or be asked about content-warned art."""
+        if choice not in SENSITIVE_CHOICES:
+            raise ValidationError("Choose ask, show or hide.")
+        with self.store.transaction():
+            self.policy.active(actor)
+            records = self.preferences.by("user", actor.id)
+            if records:
+                self.preferences.update(records[0]["id"], sensitive=choice)
+            else:
+                self.preferences.insert({"user_id": actor.id, "sensitive": choice})
+        return choice

@@ -16,6 +16,7 @@ import os
 import shutil
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -118,7 +119,7 @@ def read_manifest(archive: Path) -> Manifest:
                     json.loads(data)
     except ArchiveDamaged:
         raise
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise ArchiveDamaged(
             f"{archive.name} is damaged or incomplete, so nothing was restored ({exc})."
         ) from exc
@@ -143,13 +144,16 @@ def restore_archive(archive: Path, data_dir: Path, *, only_store: bool = False) 
                 target = staging / name
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(zf.read(name))
-        for top in sorted({Path(n).parts[0] for n in manifest.files}):
-            source = staging / top
-            if not source.exists():
-                continue
+        tops = sorted({Path(n).parts[0] for n in manifest.files})
+        tops = [top for top in tops if (staging / top).exists()]
+        # Refuse before moving anything, so a refused restore leaves the folder as it was.
+        for top in tops:
             destination = data_dir / top
             if destination.exists() and top != "images":
                 raise StudioError(f"{destination} already exists; restore into an empty folder.")
+        for top in tops:
+            source = staging / top
+            destination = data_dir / top
             if top == "images" and destination.exists():
                 shutil.copytree(source, destination, dirs_exist_ok=True)
             else:

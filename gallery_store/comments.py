@@ -1,11 +1,210 @@
-"""Placeholder while this service is written."""
+"""Comments and reactions: how peers witness each other's art.
+
+Comments follow art-therapy witnessing ("I notice…", "I wonder…") rather than critique, and
+``check_draft`` lets a page suggest a kinder wording before a comment is posted. Reactions are
+a few supportive words instead of likes; nobody but the artist learns who reacted, and no
+method hands anyone a count.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from .errors import NotFound, PermissionDenied, ValidationError
+from .models import REACTIONS, Comment, User
+from .policy import COFACILITATOR, FACILITATOR, Policy
+from .safety import GentleNudge, gentle_check
+from .text import clean_text
+
+if TYPE_CHECKING:
+    from .studio import Studio
+
+__all__ = ["COMMENT_LIMIT", "EDIT_MINUTES", "STARTERS", "Comments", "Reactions"]
+
+# Witnessing starters offered above the comment box.
+STARTERS = ("I notice…", "It reminds me of…", "I wonder…", "Thank you for sharing…")
+COMMENT_LIMIT = 1000
+EDIT_MINUTES = 15
+
+COMMENT_GONE = "We couldn't find that comment. It may have been removed."
+UNDER_REVIEW = "A facilitator is looking at this piece at the moment, so new responses are paused."
 
 
 class Comments:
-    def __init__(self, studio):
+    """Post, show, edit and delete comments on artworks."""
+
+    def __init__(self, studio: Studio) -> None:
         self.studio = studio
+        self.store = studio.store
+        self.comments = studio.store.collection("comments")
+        self.artworks = studio.store.collection("artworks")
+        self.flags = studio.store.collection("flags")
+        self.policy = Policy(studio)
+
+    def post(self, actor: User, artwork_id: str, text: str) -> Comment:
+        """Add a comment to an artwork the actor can see in one of their circles."""
+        words = clean_text(text, field="comment", max_length=COMMENT_LIMIT, required=True)
+        with self.store.transaction():
+            user = self.policy.active(actor)
+            artwork = self.studio.artworks._readable(actor, artwork_id)
+            self.policy.writable_circle(artwork["circle_id"])
+            if not artwork.get("comments_enabled", True):
+                raise PermissionDenied("The artist has turned comments off for this piece.")
+            if artwork.get("status", "visible") != "visible":
+                raise PermissionDenied(UNDER_REVIEW)
+            record = self.comments.insert(
+                {
+                    "artwork_id": artwork_id,
+                    "circle_id": artwork["circle_id"],
+                    "user_id": actor.id,
+                    "author_name": user["display_name"],
+                    "text": words,
+                    "created_at": self.studio.now().isoformat(),
+                    "edited_at": None,
+                    "status": "visible",
+                }
+            )
+            self.studio.moderation.flag_if_crisis(
+                actor, artwork["circle_id"], "comment", record["id"], words
+            )
+            return Comment.from_record(record)
+
+    def for_artwork(self, actor: User, artwork_id: str) -> list[Comment]:
+        """Return the comments on an artwork the actor may see, oldest first."""
+        with self.store.reading():
+            artwork = self.studio.artworks._readable(actor, artwork_id)
+            role = self.policy.member(actor, artwork["circle_id"])["role"]
+            # Sorted by when each was posted: an index lists a record again after an edit.
+            records = sorted(self.comments.by("artwork", artwork_id), key=lambda r: r["seq"])
+            return [
+                Comment.from_record(record)
+                for record in records
+                if self._visible_to(record, actor.id, role)
+            ]
+
+    def _visible_to(self, record: dict, actor_id: str, role: str) -> bool:
+        status = record.get("status", "visible")
+        if status == "visible":
+            return True
+        if status == "removed":
+            return False
+        # Hidden while a report is reviewed: its author and the facilitators still see it.
+        return record["user_id"] == actor_id or role in (FACILITATOR, COFACILITATOR)
+
+    def _own(self, actor: User, comment_id: str) -> tuple[dict, dict]:
+        """Return a comment of the actor's and its artwork, or refuse."""
+        self.policy.active(actor)
+        record = self.comments.get(comment_id)
+        if record is None or record.get("status") == "removed":
+            raise NotFound(COMMENT_GONE)
+        artwork = self.artworks.get(record["artwork_id"])
+        if artwork is None:
+            raise NotFound(COMMENT_GONE)
+        membership = self.policy.member(actor, artwork["circle_id"])
+        if not self._visible_to(record, actor.id, membership["role"]):
+            raise NotFound(COMMENT_GONE)
+        if record["user_id"] != actor.id:
+            raise PermissionDenied("Only the person who wrote a comment can change it.")
+        return record, artwork
+
+    def edit(self, actor: User, comment_id: str, text: str) -> Comment:
+        """Change the words of the actor's comment, within minutes of posting it."""
+        words = clean_text(text, field="comment", max_length=COMMENT_LIMIT, required=True)
+        with self.store.transaction():
+            record, artwork = self._own(actor, comment_id)
+            self.policy.writable_circle(artwork["circle_id"])
+            if record.get("status") == "hidden":
+                raise PermissionDenied(
+                    "A facilitator is looking at this comment, so it can't be changed right now."
+                )
+            now = self.studio.now()
+            posted = Comment.from_record(record).created_at
+            if posted is None or now - posted > timedelta(minutes=EDIT_MINUTES):
+                raise ValidationError(
+                    f"Comments can be edited for {EDIT_MINUTES} minutes after posting."
+                )
+            updated = self.comments.update(comment_id, text=words, edited_at=now.isoformat())
+            self.studio.moderation.flag_if_crisis(
+                actor, artwork["circle_id"], "comment", comment_id, words
+            )
+            return Comment.from_record(updated)
+
+    def delete(self, actor: User, comment_id: str) -> None:
+        """Delete the actor's own comment (facilitators remove others' through moderation)."""
+        with self.store.transaction():
+            self._own(actor, comment_id)
+            self.comments.remove(comment_id)
+            # Reports about words that are gone have nothing left to review; a crisis flag
+            # stays, because the person who wrote those words may still need someone.
+            for flag in self.flags.by("subject", comment_id):
+                if flag["kind"] == "report":
+                    self.flags.remove(flag["id"])
+
+    def check_draft(self, text: str) -> GentleNudge | None:
+        """Return a gentle suggestion if a draft comment reads as judging, else None."""
+        return gentle_check(text)
 
 
 class Reactions:
-    def __init__(self, studio):
+    """Supportive reactions: each person toggles their own; only the artist sees who."""
+
+    def __init__(self, studio: Studio) -> None:
         self.studio = studio
+        self.store = studio.store
+        self.reactions = studio.store.collection("reactions")
+        self.users = studio.store.collection("users")
+        self.policy = Policy(studio)
+
+    def toggle(self, actor: User, artwork_id: str, kind: str) -> bool:
+        """Turn one of the actor's reactions to an artwork on or off; return True if now on."""
+        if kind not in REACTIONS:
+            raise ValidationError("Please choose one of the reactions offered.")
+        with self.store.transaction():
+            artwork = self.studio.artworks._readable(actor, artwork_id)
+            self.policy.writable_circle(artwork["circle_id"])
+            existing = self._find(actor.id, artwork_id, kind)
+            if existing is not None:
+                self.reactions.remove(existing["id"])
+                return False
+            if artwork.get("status", "visible") != "visible":
+                raise PermissionDenied(UNDER_REVIEW)
+            self.reactions.insert(
+                {
+                    "artwork_id": artwork_id,
+                    "user_id": actor.id,
+                    "kind": kind,
+                    "created_at": self.studio.now().isoformat(),
+                }
+            )
+            return True
+
+    def _find(self, user_id: str, artwork_id: str, kind: str) -> dict | None:
+        for record in self.reactions.by("user", user_id):
+            if record["artwork_id"] == artwork_id and record["kind"] == kind:
+                return record
+        return None
+
+    def mine(self, actor: User, artwork_id: str) -> set[str]:
+        """Return the kinds of reaction the actor has given an artwork."""
+        with self.store.reading():
+            self.studio.artworks._readable(actor, artwork_id)
+            return {
+                record["kind"]
+                for record in self.reactions.by("user", actor.id)
+                if record["artwork_id"] == artwork_id
+            }
+
+    def for_artist(self, actor: User, artwork_id: str) -> dict[str, list[str]]:
+        """Return who reacted to the actor's own artwork, by kind (the artist only)."""
+        with self.store.reading():
+            artwork = self.studio.artworks._readable(actor, artwork_id)
+            if artwork["user_id"] != actor.id:
+                raise PermissionDenied("Only the artist can see who responded to their art.")
+            names: dict[str, list[str]] = {}
+            for record in self.reactions.by("artwork", artwork_id):
+                person = self.users.get(record["user_id"])
+                name = person["display_name"] if person else "Someone who has left"
+                names.setdefault(record["kind"], []).append(name)
+            # Keep the order the reactions are offered in, not the order they arrived.
+            return {kind: names[kind] for kind in REACTIONS if kind in names}

@@ -1,6 +1,286 @@
-"""Placeholder while this service is written."""
+"""Your data is yours: a personal ZIP, account deletion, and exhibition exports.
+
+Archives are written straight to disk one file at a time, so a portfolio of
+hundreds of artworks never has to fit in memory.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import secrets
+import threading
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import AuthenticationFailed, NotFound, PermissionDenied
+from .models import ROLE_THERAPIST, User
+from .policy import Policy
+
+if TYPE_CHECKING:
+    from .studio import Studio
+
+__all__ = ["Exports"]
+
+Progress = Callable[[float, str], None]
+DOWNLOAD_SECONDS = 3600
+
+# Records a person owns, by collection and the field that names them.
+OWNED = (
+    ("reflections", "user"),
+    ("moods", "user"),
+    ("reactions", "user"),
+    ("comments", "user"),
+    ("sessions", "user"),
+    ("memberships", "user"),
+    ("preferences", "user"),
+    ("drafts", "user"),
+    ("notices", "user"),
+    ("prompt_draws", "user"),
+)
+
+
+@dataclass(frozen=True)
+class Download:
+    """A prepared archive waiting to be fetched once by its owner."""
+
+    path: Path
+    user_id: str
+    expires: float
+
+
+def _public(record: dict, *drop: str) -> dict:
+    hidden = {"seq", "password_hash", "token_hash", "reset_hash", "code_hash", *drop}
+    return {k: v for k, v in record.items() if k not in hidden}
 
 
 class Exports:
-    def __init__(self, studio):
+    """Personal exports, account deletion and exhibition archives."""
+
+    def __init__(self, studio: Studio) -> None:
         self.studio = studio
+        self.store = studio.store
+        self.policy = Policy(studio)
+        self.folder = studio.data_dir / "exports"
+        self._downloads: dict[str, Download] = {}
+        self._lock = threading.Lock()
+
+    # -- download my data ------------------------------------------------------------------------
+
+    def personal_data(self, actor: User) -> dict:
+        """Return everything the studio holds about the actor, as plain data."""
+        c = self.store.collection
+        with self.store.reading():
+            user = self.policy.active(actor)
+            artworks = [_public(a) for a in c("artworks").by("user", actor.id)]
+            mine = {a["id"] for a in artworks}
+            on_my_art = [
+                _public(r) for aid in mine for r in c("comments").by("artwork", aid)
+            ]
+            reactions_on_my_art = [
+                {"artwork_id": r["artwork_id"], "reaction": r["kind"],
+                 "from": (c("users").get(r["user_id"]) or {}).get("display_name", "someone")}
+                for aid in mine for r in c("reactions").by("artwork", aid)
+            ]
+            circles = [
+                {"name": (c("circles").get(m["circle_id"]) or {}).get("name", ""),
+                 "role": m["role"], "joined_at": m.get("joined_at")}
+                for m in c("memberships").by("user", actor.id)
+            ]
+            return {
+                "account": _public(user, "credential_version", "reset_expires", "username_key"),
+                "circles": circles,
+                "artworks": artworks,
+                "my_comments": [_public(r) for r in c("comments").by("user", actor.id)],
+                "comments_on_my_art": on_my_art,
+                "reactions_on_my_art": reactions_on_my_art,
+                "my_reactions": [_public(r) for r in c("reactions").by("user", actor.id)],
+                "reflections": [_public(r) for r in c("reflections").by("user", actor.id)],
+                "moods": [_public(r) for r in c("moods").by("user", actor.id)],
+            }
+
+    def write_personal_archive(
+        self, actor: User, destination: Path, progress: Progress | None = None
+    ) -> Path:
+        """Write the actor's ZIP (JSON, full-size images and an offline index.html)."""
+        data = self.personal_data(actor)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        artworks = data["artworks"]
+        with zipfile.ZipFile(destination, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            for number, artwork in enumerate(artworks, start=1):
+                name = artwork.get("full_name")
+                if name:
+                    try:
+                        path = self.studio.media.path(name)
+                        # write() streams from the file: one image in memory at a time.
+                        archive.write(path, f"artworks/{artwork['id']}{path.suffix}",
+                                      compress_type=zipfile.ZIP_STORED)
+                        artwork["file"] = f"artworks/{artwork['id']}{path.suffix}"
+                    except (OSError, NotFound):
+                        artwork["file"] = None
+                if progress:
+                    progress(number / max(1, len(artworks)) * 0.9, "Gathering your art…")
+            archive.writestr("data.json", json.dumps(data, indent=2, ensure_ascii=False))
+            archive.writestr("index.html", _index_html(data))
+        if progress:
+            progress(1.0, "Ready.")
+        return destination
+
+    def prepare_download(self, actor: User, progress: Progress | None = None) -> str:
+        """Build the actor's archive and return a one-time link to fetch it."""
+        code = secrets.token_urlsafe(24)
+        path = self.folder / f"{secrets.token_hex(12)}.zip"
+        self.write_personal_archive(actor, path, progress)
+        expires = self.studio.now().timestamp() + DOWNLOAD_SECONDS
+        with self._lock:
+            self._downloads[code] = Download(path, actor.id, expires)
+        return f"export/{code}"
+
+    def claim_download(self, actor: User | None, code: str) -> Path | None:
+        """Return the prepared archive for its owner, once; None if expired or not theirs."""
+        with self._lock:
+            download = self._downloads.get(code)
+            if download is None or actor is None or actor.id != download.user_id:
+                return None
+            del self._downloads[code]
+        if download.expires < self.studio.now().timestamp():
+            download.path.unlink(missing_ok=True)
+            return None
+        return download.path
+
+    # -- delete my account -----------------------------------------------------------------------
+
+    def delete_account(self, actor: User, password: str) -> None:
+        """Remove the actor and everything of theirs from the live data."""
+        with self.store.reading():
+            record = self.policy.active(actor)
+        if not self.studio.accounts.passwords.verify(record["password_hash"], password or ""):
+            raise AuthenticationFailed("That password doesn't match, so nothing was deleted.")
+        if record["role"] == ROLE_THERAPIST:
+            others = [u for u in self.store.collection("users").all()
+                      if u["role"] == ROLE_THERAPIST and u["id"] != actor.id]
+            if not others:
+                raise PermissionDenied(
+                    "You're the studio's only therapist. Please hand over to another therapist "
+                    "before deleting your account."
+                )
+        self.erase_person(actor.id)
+
+    def erase_person(self, user_id: str) -> None:
+        """Delete a person's records and files (callers check permission)."""
+        c = self.store.collection
+        with self.store.reading():
+            artwork_ids = list(c("artworks").ids_by("user", user_id))
+        for artwork_id in artwork_ids:
+            self.studio.artworks.purge(artwork_id)
+        with self.store.transaction():
+            for name, index in OWNED:
+                for record_id in list(c(name).ids_by(index, user_id)):
+                    c(name).remove(record_id)
+            for flag in c("flags").find(about_user_id=user_id):
+                c("flags").remove(flag["id"])
+            for entry in c("audit").all():
+                if user_id in (entry.get("actor_id"), entry.get("subject_id")):
+                    c("audit").remove(entry["id"])
+            for read in c("reads").all():
+                if read.get("reader_id") == user_id:
+                    c("reads").remove(read["id"])
+            c("users").remove(user_id)
+
+    # -- exhibitions -------------------------------------------------------------------------------
+
+    def write_exhibition(self, actor: User, circle_id: str, destination: Path) -> int:
+        """Write a circle's opted-in artworks to a ZIP for an exhibition; return how many."""
+        c = self.store.collection
+        with self.store.reading():
+            self.policy.facilitator(actor, circle_id, therapist_only=True)
+            circle = c("circles").get(circle_id)
+            chosen = [
+                dict(a) for a in c("artworks").by("circle", circle_id)
+                if a.get("exhibit_opt_in") and a.get("status") == "visible"
+            ]
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        with zipfile.ZipFile(destination, "w") as archive:
+            for artwork in chosen:
+                path = self.studio.media.path(artwork["full_name"])
+                artwork["file"] = f"artworks/{artwork['id']}{path.suffix}"
+                archive.write(path, artwork["file"])
+            catalogue = [
+                {"artist": a["artist_name"], "caption": a["caption"], "alt_text": a["alt_text"],
+                 "file": a["file"]}
+                for a in chosen
+            ]
+            archive.writestr("catalogue.json", json.dumps(catalogue, indent=2,
+                                                          ensure_ascii=False))
+            archive.writestr("index.html", _exhibition_html(circle["name"], catalogue))
+        return len(chosen)
+
+
+_STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:960px;margin:2rem auto;padding:0 1rem;"
+    "color:#2f3437;background:#fbf8f3}img{max-width:100%;border-radius:8px}"
+    "section{border-top:1px solid #ddd;padding:1rem 0}.muted{color:#666;font-size:.9em}"
+)
+
+
+def _text(value: object) -> str:
+    return html.escape(str(value or "")).replace("\n", "<br>")
+
+
+def _index_html(data: dict) -> str:
+    parts = [
+        "<!doctype html><html lang='en'><meta charset='utf-8'>",
+        "<title>My Kindred Canvas journal</title>",
+        f"<style>{_STYLE}</style><body>",
+        f"<h1>{_text(data['account'].get('display_name'))}'s Kindred Canvas</h1>",
+        "<p class='muted'>Everything you made and wrote, exported from Kindred Canvas. "
+        "The same data is in data.json.</p><h2>Artworks</h2>",
+    ]
+    comments: dict[str, list[dict]] = {}
+    for comment in data["comments_on_my_art"]:
+        comments.setdefault(comment["artwork_id"], []).append(comment)
+    for artwork in data["artworks"]:
+        parts.append("<section>")
+        if artwork.get("file"):
+            parts.append(f"<img src='{_text(artwork['file'])}' alt='{_text(artwork['alt_text'])}'>")
+        parts.append(f"<p>{_text(artwork.get('caption'))}</p>")
+        if artwork.get("content_warning"):
+            parts.append(f"<p class='muted'>Content warning: {_text(artwork['content_warning'])}</p>")
+        parts.append(f"<p class='muted'>Alt text: {_text(artwork.get('alt_text'))} · "
+                     f"shared {_text(artwork.get('created_at'))}</p>")
+        for comment in comments.get(artwork["id"], []):
+            parts.append(f"<p><b>{_text(comment['author_name'])}</b>: {_text(comment['text'])}</p>")
+        parts.append("</section>")
+    parts.append("<h2>Reflections</h2>")
+    for reflection in data["reflections"]:
+        parts.append(
+            f"<section><p class='muted'>{_text(reflection.get('created_at'))}"
+            f"{' · shared with my therapist' if reflection.get('share_with_therapist') else ''}"
+            f"</p><p>{_text(reflection['text'])}</p></section>"
+        )
+    parts.append("<h2>Mood check-ins</h2><ul>")
+    for mood in data["moods"]:
+        parts.append(f"<li>{_text(mood.get('created_at'))}: {_text(mood.get('moment'))} "
+                     f"{_text(mood.get('score'))}/5</li>")
+    parts.append("</ul><h2>My comments</h2>")
+    for comment in data["my_comments"]:
+        parts.append(f"<p>{_text(comment['text'])} <span class='muted'>"
+                     f"{_text(comment.get('created_at'))}</span></p>")
+    parts.append("</body></html>")
+    return "".join(parts)
+
+
+def _exhibition_html(circle_name: str, catalogue: list[dict]) -> str:
+    items = "".join(
+        f"<section><img src='{_text(a['file'])}' alt='{_text(a['alt_text'])}'>"
+        f"<p>{_text(a['caption'])}</p><p class='muted'>{_text(a['artist'])}</p></section>"
+        for a in catalogue
+    )
+    return (
+        "<!doctype html><html lang='en'><meta charset='utf-8'>"
+        f"<title>{_text(circle_name)} — exhibition</title><style>{_STYLE}</style><body>"
+        f"<h1>{_text(circle_name)}</h1>{items}</body></html>"
+    )

@@ -184,7 +184,7 @@ class Artwork(Model):
     height: int = 0
     thumb_width: int = 0
     thumb_height: int = 0
-    media_type: str = "image/webp"
+    media_type: str = "image/jpeg"
     full_name: str = ""
     thumb_name: str = ""
     blur_name: str = ""

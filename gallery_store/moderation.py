@@ -1,6 +1,513 @@
-"""Placeholder while this service is written."""
+"""Moderation: crisis flags, reports, the facilitators' queue, notices and the audit log.
+
+Two kinds of flag reach the queue. A *crisis* flag is raised by ``flag_if_crisis`` when
+someone's own words suggest they may be in danger; only the therapists who run the circle see
+it. A *report* is raised by a member who asks a facilitator to look at an artwork or comment;
+the piece is hidden from the rest of the circle until a facilitator restores or removes it, and
+co-facilitators may help with those. Every facilitator action is written to the audit log with
+who, when and why.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from .errors import NotFound, PermissionDenied, ValidationError
+from .models import ROLE_THERAPIST, Artwork, AuditEntry, Flag, Model, User, parse_time
+from .policy import COFACILITATOR, FACILITATOR, Policy
+from .safety import CrisisMatch, detect_crisis
+from .text import clean_text
+
+if TYPE_CHECKING:
+    from .studio import Studio
+
+__all__ = [
+    "ACTIONS",
+    "EXCERPT_LIMIT",
+    "NOTE_LIMIT",
+    "REASON_LIMIT",
+    "Moderation",
+    "Notice",
+    "QueueItem",
+]
+
+log = logging.getLogger(__name__)
+
+ACTIONS = ("restore", "hide", "remove", "dismiss")
+SUBJECTS = ("artwork", "comment")
+EXCERPT_LIMIT = 280
+REASON_LIMIT = 500
+NOTE_LIMIT = 1000
+PRIVATE_REASON = "A private reflection raised concern"
+
+NOUNS = {"artwork": "artwork", "comment": "comment"}
+REPORTED_NOTICE = (
+    "Someone asked a facilitator to look at your {noun}. It's hidden from the circle for now "
+    "while they do — this isn't a judgement of you. A facilitator will be in touch."
+)
+OUTCOME_NOTICES = {
+    "restore": "A facilitator looked at your {noun} and it's back in the circle. Thank you for "
+    "your patience.",
+    "hide": "A facilitator has hidden your {noun} from the circle for now. You can still see it, "
+    "and they'll be in touch to talk it through.",
+    "remove": "A facilitator has taken your {noun} down from the circle. This isn't a judgement "
+    "of you — they'll be in touch to talk it through.",
+}
+
+
+@dataclass(frozen=True)
+class Notice(Model):
+    """A message for one person: about their work, or a note from a facilitator."""
+
+    _times = ("created_at",)
+
+    id: str
+    user_id: str
+    text: str
+    created_at: datetime | None = None
+    read: bool = False
+    from_name: str = ""
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """A flag in the facilitators' queue, with what they need to look at it."""
+
+    flag: Flag
+    circle_id: str
+    subject_type: str
+    subject_id: str
+    artwork_id: str | None  # the piece to show: the artwork, or the one a comment is on
+    has_thumb: bool  # whether studio.artworks.image(actor, artwork_id) can show it
+    text: str  # the words as they are now ("" for a private reflection)
+    author_name: str
+    subject_status: str  # visible | hidden | removed | gone
+    reporter_count: int
+    reasons: tuple[str, ...] = ()
+    reporter_names: tuple[str, ...] = ()  # only therapists running the circle see who reported
+
+
+def _posted(record: dict) -> int:
+    """Return a record's place in the order things were stored."""
+    # An index lists a record again after each update, so its order is not posting order.
+    return record.get("seq", 0)
 
 
 class Moderation:
-    def __init__(self, studio):
+    """Look after the circle: flags, reports, the queue, notices and the audit log."""
+
+    def __init__(self, studio: Studio) -> None:
         self.studio = studio
+        self.store = studio.store
+        self.flags = studio.store.collection("flags")
+        self.audit = studio.store.collection("audit")
+        self.notices_ = studio.store.collection("notices")
+        self.artworks = studio.store.collection("artworks")
+        self.comments = studio.store.collection("comments")
+        self.reactions = studio.store.collection("reactions")
+        self.users = studio.store.collection("users")
+        self.policy = Policy(studio)
+
+    # -- crisis signals --------------------------------------------------------------------------
+
+    def flag_if_crisis(
+        self,
+        actor: User,
+        circle_id: str | None,
+        subject_type: str,
+        subject_id: str,
+        text: str,
+        *,
+        private: bool = False,
+    ) -> CrisisMatch | None:
+        """Raise (or refresh) a crisis flag when someone's own words suggest danger."""
+        try:
+            match = detect_crisis(text)
+        except Exception:  # a fault in the phrase list must never stop someone sharing
+            log.exception("the crisis check failed on a %s", subject_type)
+            return None
+        if match is None:
+            return None
+        if private:
+            reason, excerpt = PRIVATE_REASON, ""
+        else:
+            reason, excerpt = f"Possible crisis language ({match.category})", text[:EXCERPT_LIMIT]
+        now = self.studio.now().isoformat()
+        # Joins the caller's transaction, so the flag exists exactly when the words do.
+        with self.store.transaction():
+            circle_id = circle_id or self._home_circle(actor.id)
+            existing = self._open_flag(subject_id, "crisis")
+            if existing is not None:
+                self.flags.update(existing["id"], reason=reason, excerpt=excerpt, updated_at=now)
+            else:
+                self.flags.insert(
+                    {
+                        "circle_id": circle_id,
+                        "kind": "crisis",
+                        "subject_type": subject_type,
+                        "subject_id": subject_id,
+                        "about_user_id": actor.id,
+                        "reason": reason,
+                        "excerpt": excerpt,
+                        "status": "open",
+                        "created_at": now,
+                        "updated_at": now,
+                        "resolved_at": None,
+                        "resolution": "",
+                        "reporters": [],
+                        "reasons": [],
+                    }
+                )
+        return match
+
+    def _home_circle(self, user_id: str) -> str | None:
+        """Return a circle whose therapists should hear about a person, if any."""
+        for membership in self.policy.memberships.by("user", user_id):
+            return membership["circle_id"]
+        return None
+
+    def _open_flag(self, subject_id: str, kind: str) -> dict | None:
+        for record in self.flags.by("subject", subject_id):
+            if record["kind"] == kind and record["status"] == "open":
+                return record
+        return None
+
+    # -- reports ---------------------------------------------------------------------------------
+
+    def report(self, actor: User, subject_type: str, subject_id: str, reason: str) -> Flag:
+        """Ask a facilitator to look at an artwork or comment; it is hidden until they do."""
+        if subject_type not in SUBJECTS:
+            raise ValidationError("Only artworks and comments can be reported.")
+        why = clean_text(reason, field="reason", max_length=REASON_LIMIT, required=True)
+        with self.store.transaction():
+            subject, circle_id, words = self._reportable(actor, subject_type, subject_id)
+            if subject["user_id"] == actor.id:
+                raise PermissionDenied(
+                    f"This is your own {NOUNS[subject_type]}, so there's nothing to report. "
+                    "You can change or delete it yourself."
+                )
+            now = self.studio.now().isoformat()
+            flag = self._open_flag(subject_id, "report")
+            if flag is None:
+                flag = self.flags.insert(
+                    {
+                        "circle_id": circle_id,
+                        "kind": "report",
+                        "subject_type": subject_type,
+                        "subject_id": subject_id,
+                        "about_user_id": subject["user_id"],
+                        "reason": why,
+                        "excerpt": words[:EXCERPT_LIMIT],
+                        "status": "open",
+                        "created_at": now,
+                        "updated_at": now,
+                        "resolved_at": None,
+                        "resolution": "",
+                        "reporters": [actor.id],
+                        "reasons": [why],
+                    }
+                )
+            elif actor.id not in flag.get("reporters", []):
+                flag = self.flags.update(
+                    flag["id"],
+                    reporters=[*flag.get("reporters", []), actor.id],
+                    reasons=[*flag.get("reasons", []), why],
+                    updated_at=now,
+                )
+            if subject.get("status", "visible") == "visible":
+                self._collection(subject_type).update(subject_id, status="hidden")
+                self._notify(subject["user_id"], REPORTED_NOTICE.format(noun=NOUNS[subject_type]))
+            self._audit(actor, "report", subject_type, subject_id, circle_id, why)
+            return Flag.from_record(flag)
+
+    def _reportable(self, actor: User, subject_type: str, subject_id: str) -> tuple[dict, str, str]:
+        """Return a subject the actor can see, its circle and its words."""
+        if subject_type == "artwork":
+            artwork = self.studio.artworks._readable(actor, subject_id)
+            return artwork, artwork["circle_id"], artwork.get("caption", "")
+        comment = self.comments.get(subject_id)
+        if comment is None:
+            self.policy.active(actor)
+            raise NotFound("We couldn't find that comment. It may have been removed.")
+        artwork = self.studio.artworks._readable(actor, comment["artwork_id"])
+        role = self.policy.member(actor, artwork["circle_id"])["role"]
+        if not self.studio.comments._visible_to(comment, actor.id, role):
+            raise NotFound("We couldn't find that comment. It may have been removed.")
+        return comment, artwork["circle_id"], comment.get("text", "")
+
+    def _collection(self, subject_type: str):
+        return self.artworks if subject_type == "artwork" else self.comments
+
+    # -- the queue -------------------------------------------------------------------------------
+
+    def _roles(self, actor: User, circle_id: str | None) -> dict[str, str]:
+        """Return ``circle_id -> role`` for the circles whose queue the actor may see."""
+        if circle_id is not None:
+            return {
+                circle_id: self.policy.facilitator(actor, circle_id, therapist_only=False)["role"]
+            }
+        record = self.policy.active(actor)
+        roles = {
+            m["circle_id"]: m["role"]
+            for m in self.policy.memberships.by("user", actor.id)
+            if m["role"] in (FACILITATOR, COFACILITATOR)
+        }
+        if not roles and record["role"] != ROLE_THERAPIST:
+            raise PermissionDenied("Only the circle's facilitators can do that.")
+        return roles
+
+    def _flags_for(self, roles: dict[str, str], include_resolved: bool) -> list[tuple[dict, str]]:
+        found = []
+        for circle_id, role in roles.items():
+            for record in self.flags.by("circle", circle_id):
+                if not include_resolved and record["status"] != "open":
+                    continue
+                # Crisis signals are clinical: they go to the therapists who run the circle.
+                if record["kind"] == "crisis" and role != FACILITATOR:
+                    continue
+                found.append((record, role))
+        return found
+
+    def queue(
+        self, actor: User, circle_id: str | None = None, *, include_resolved: bool = False
+    ) -> list[QueueItem]:
+        """Return the flags the actor may look at, newest first (open ones unless asked)."""
+        with self.store.reading():
+            roles = self._roles(actor, circle_id)
+            found = self._flags_for(roles, include_resolved)
+            found.sort(
+                key=lambda pair: (
+                    pair[0].get("updated_at") or pair[0]["created_at"],
+                    pair[0]["seq"],
+                ),
+                reverse=True,
+            )
+            return [self._item(record, role) for record, role in found]
+
+    def _item(self, record: dict, role: str) -> QueueItem:
+        subject_type = record["subject_type"]
+        artwork_id: str | None = None
+        text = ""
+        status = "gone"
+        if subject_type == "artwork":
+            artwork = self.artworks.get(record["subject_id"])
+            artwork_id = record["subject_id"] if artwork else None
+            if artwork is not None:
+                text, status = artwork.get("caption", ""), artwork.get("status", "visible")
+        elif subject_type == "comment":
+            comment = self.comments.get(record["subject_id"])
+            if comment is not None:
+                text, status = comment.get("text", ""), comment.get("status", "visible")
+                artwork_id = comment["artwork_id"]
+        else:
+            # A private reflection: the words stay private; the flag says only that it raised
+            # concern.
+            status = "private"
+        artwork = self.artworks.get(artwork_id) if artwork_id else None
+        has_thumb = bool(artwork and artwork.get("thumb_name") and artwork["status"] != "removed")
+        reporters = record.get("reporters", [])
+        names: tuple[str, ...] = ()
+        if role == FACILITATOR:
+            names = tuple(self._name(user_id) for user_id in reporters)
+        return QueueItem(
+            flag=Flag.from_record(record),
+            circle_id=record["circle_id"],
+            subject_type=subject_type,
+            subject_id=record["subject_id"],
+            artwork_id=artwork_id,
+            has_thumb=has_thumb,
+            text=text,
+            author_name=self._name(record["about_user_id"]),
+            subject_status=status,
+            reporter_count=len(reporters),
+            reasons=tuple(record.get("reasons", [])),
+            reporter_names=names,
+        )
+
+    def _name(self, user_id: str) -> str:
+        person = self.users.get(user_id)
+        return person["display_name"] if person else "Someone who has left"
+
+    def open_count(self, actor: User) -> int:
+        """Return how many open flags await the actor (0 for people who don't moderate)."""
+        with self.store.reading():
+            try:
+                roles = self._roles(actor, None)
+            except PermissionDenied:
+                return 0
+            return len(self._flags_for(roles, include_resolved=False))
+
+    # -- resolving -------------------------------------------------------------------------------
+
+    def resolve(self, actor: User, flag_id: str, action: str, why: str) -> Flag:
+        """Restore, hide, remove or dismiss what a flag is about, saying why."""
+        if action not in ACTIONS:
+            raise ValidationError("Choose restore, hide, remove or dismiss.")
+        note = clean_text(why, field="reason", max_length=REASON_LIMIT, required=True)
+        purge_artwork: str | None = None
+        with self.store.transaction():
+            record = self.flags.get(flag_id)
+            if record is None:
+                self.policy.active(actor)
+                raise NotFound("We couldn't find that flag. It may already have been dealt with.")
+            therapist_only = record["kind"] == "crisis"
+            membership = self.policy.facilitator(
+                actor, record["circle_id"], therapist_only=therapist_only
+            )
+            if membership["role"] == COFACILITATOR and record["about_user_id"] == actor.id:
+                raise PermissionDenied(
+                    "This one is about you, so another facilitator needs to look at it."
+                )
+            subject_type = record["subject_type"]
+            if action != "dismiss":
+                purge_artwork = self._apply(record, action)
+            now = self.studio.now().isoformat()
+            updated = self.flags.update(
+                flag_id,
+                status="resolved",
+                resolved_at=now,
+                resolution=action,
+                resolved_by=actor.id,
+                updated_at=now,
+            )
+            self._audit(
+                actor,
+                action,
+                subject_type,
+                record["subject_id"],
+                record["circle_id"],
+                note,
+                details={"flag_id": flag_id, "kind": record["kind"]},
+            )
+            flag = Flag.from_record(updated)
+        if purge_artwork is not None:
+            # Purge commits on its own, after the decision above is durable: the artwork is
+            # already marked removed, so nobody sees it even if deleting the files fails.
+            self.studio.artworks.purge(purge_artwork)
+        return flag
+
+    def _apply(self, record: dict, action: str) -> str | None:
+        """Change the subject's status; return an artwork id to purge after commit."""
+        subject_type = record["subject_type"]
+        if subject_type not in SUBJECTS:
+            raise ValidationError(
+                "A private reflection stays private — dismiss this flag once you've checked in."
+            )
+        collection = self._collection(subject_type)
+        subject = collection.get(record["subject_id"])
+        if subject is None or subject.get("status") == "removed":
+            raise NotFound(
+                f"That {NOUNS[subject_type]} has already been deleted, so there's nothing to "
+                "change. You can dismiss this flag."
+            )
+        status = {"restore": "visible", "hide": "hidden", "remove": "removed"}[action]
+        before = subject.get("status", "visible")
+        collection.update(record["subject_id"], status=status)
+        if before != status:
+            self._notify(
+                subject["user_id"], OUTCOME_NOTICES[action].format(noun=NOUNS[subject_type])
+            )
+        if action == "remove" and subject_type == "artwork":
+            return record["subject_id"]
+        return None
+
+    # -- notices ---------------------------------------------------------------------------------
+
+    def _notify(self, user_id: str, text: str, *, from_name: str = "") -> None:
+        self.notices_.insert(
+            {
+                "user_id": user_id,
+                "text": text,
+                "from_name": from_name,
+                "created_at": self.studio.now().isoformat(),
+                "read": False,
+            }
+        )
+
+    def contact(self, actor: User, user_id: str, note: str, *, circle_id: str) -> None:
+        """Send a private note to a member of a circle the actor runs."""
+        words = clean_text(note, field="note", max_length=NOTE_LIMIT, required=True)
+        with self.store.transaction():
+            me = self.policy.active(actor)
+            self.policy.facilitator(actor, circle_id, therapist_only=True)
+            if self.policy.membership(user_id, circle_id) is None:
+                raise NotFound("That person isn't in this circle.")
+            self._notify(user_id, words, from_name=me["display_name"])
+            # The note itself stays between the two of them; the log says only that it was sent.
+            self._audit(actor, "contact", "user", user_id, circle_id, "Sent a private note")
+
+    def notices(self, actor: User) -> list[Notice]:
+        """Return the actor's notices, newest first."""
+        with self.store.reading():
+            self.policy.active(actor)
+            records = sorted(self.notices_.by("user", actor.id), key=_posted, reverse=True)
+            return [Notice.from_record(r) for r in records]
+
+    def mark_notices_read(self, actor: User) -> None:
+        """Mark all of the actor's notices as read."""
+        with self.store.transaction():
+            self.policy.active(actor)
+            for record in self.notices_.by("user", actor.id):
+                if not record.get("read"):
+                    self.notices_.update(record["id"], read=True)
+
+    # -- the record ------------------------------------------------------------------------------
+
+    def _audit(
+        self,
+        actor: User,
+        action: str,
+        subject_type: str,
+        subject_id: str,
+        circle_id: str | None,
+        why: str,
+        *,
+        details: dict | None = None,
+    ) -> None:
+        self.audit.insert(
+            {
+                "actor_id": actor.id,
+                "action": action,
+                "subject_type": subject_type,
+                "subject_id": subject_id,
+                "circle_id": circle_id,
+                "why": why,
+                "at": self.studio.now().isoformat(),
+                "details": details or {},
+            }
+        )
+
+    def audit_log(self, actor: User, circle_id: str) -> list[AuditEntry]:
+        """Return who did what, when and why in a circle, newest first (its therapists)."""
+        with self.store.reading():
+            self.policy.facilitator(actor, circle_id, therapist_only=True)
+            records = sorted(self.audit.by("circle", circle_id), key=_posted, reverse=True)
+            return [AuditEntry.from_record(r) for r in records]
+
+    def unanswered(self, actor: User, circle_id: str, hours: float = 48) -> list[Artwork]:
+        """Return visible artworks no one else has responded to in ``hours``, oldest first."""
+        with self.store.reading():
+            self.policy.facilitator(actor, circle_id, therapist_only=True)
+            cutoff = self.studio.now() - timedelta(hours=hours)
+            waiting = []
+            for record in sorted(self.artworks.by("circle", circle_id), key=_posted):
+                if record.get("status", "visible") != "visible":
+                    continue
+                created = parse_time(record.get("created_at"))
+                if created is None or created > cutoff:
+                    continue
+                if self._answered(record):
+                    continue
+                waiting.append(Artwork.from_record(record))
+            return waiting
+
+    def _answered(self, artwork: dict) -> bool:
+        """Say whether anyone besides the artist has commented on or reacted to an artwork."""
+        artist = artwork["user_id"]
+        for comment in self.comments.by("artwork", artwork["id"]):
+            if comment["user_id"] != artist and comment.get("status", "visible") == "visible":
+                return True
+        return any(r["user_id"] != artist for r in self.reactions.by("artwork", artwork["id"]))

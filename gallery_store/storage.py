@@ -110,8 +110,11 @@ class ShardStorage(Storage):
         self._tables = data
         self._store.mark_dirty(self)
 
-    def reload(self) -> None:
-        """Drop in-memory changes and take the last durable state from disk."""
+    def reload(self, journaled: dict | None = None) -> None:
+        """Drop in-memory changes; take the last durable state (a pending journal's, or disk's)."""
+        if journaled is not None:
+            self._tables = journaled
+            return
         self._tables = read_store_file(self.path) if self.path.exists() else {}
 
     def snapshot(self) -> bytes:
@@ -270,12 +273,16 @@ class Collection:
         with self.store.transaction():
             old = self._records[record_id]
             shard, doc_id = self._home[record_id]
-            for index in self._indexes.values():
+            # Re-index only where a key changes: re-adding would move an edited record
+            # to the end of its index (an edited comment to the bottom of its thread).
+            new = {**old, **changes}
+            moved = [ix for ix in self._indexes.values() if ix.keys_of(new) != ix.keys_of(old)]
+            for index in moved:
                 index.discard(old)
             shard.table.update(changes, doc_ids=[doc_id])
             stored = shard.records()[str(doc_id)]
             self._records[record_id] = stored
-            for index in self._indexes.values():
+            for index in moved:
                 index.add(stored)
             self.store.touched(self)
             return stored
@@ -345,6 +352,7 @@ class Transaction:
         self.dirty: dict[Path, ShardStorage] = {}
         self.collections: set[str] = set()
         self.new_shards: list[tuple[Collection, Shard]] = []
+        self.decided = False  # set once its journal is durable: it can no longer roll back
 
 
 class Store:
@@ -505,7 +513,7 @@ class Store:
                 if outer:
                     self._commit(self._tx)
             except BaseException:
-                if outer:
+                if outer and not self._tx.decided:
                     self._rollback(self._tx)
                     self._seq = seq_before
                 raise
@@ -515,6 +523,10 @@ class Store:
                     self._tx = None
         if outer and self.on_commit is not None:
             self.on_commit()
+
+    def in_transaction(self) -> bool:
+        """Say whether a transaction is open on this thread's behalf."""
+        return self._tx is not None
 
     def mark_dirty(self, storage: ShardStorage) -> None:
         """Record that a shard changed in the open transaction."""
@@ -554,26 +566,43 @@ class Store:
             }
             # Once the journal is durable the commit is decided: applying it may be redone.
             atomic_write_bytes(self.root / JOURNAL_FILE, encode(journal))
+            tx.decided = True
             try:
                 for path, data in files.items():
                     atomic_write_bytes(path, data)
                 (self.root / JOURNAL_FILE).unlink()
-            except (OSError, StudioError):
+            except BaseException as exc:
+                # Memory keeps the decided state; the next commit or open finishes the journal.
                 self._pending_journal = True
+                if not isinstance(exc, (OSError, StudioError)):
+                    raise
                 log.exception("applying a committed journal failed; it will be retried")
 
     def _rollback(self, tx: Transaction) -> None:
         for collection, shard in tx.new_shards:
             if shard in collection.shards:
                 collection.shards.remove(shard)
+        # Files of a journal not yet applied are durable in the journal, not on disk.
+        journaled = self._journaled_files()
         for path, storage in tx.dirty.items():
-            if path.exists():
+            if path in journaled:
+                storage.reload(journaled[path])
+            elif path.exists():
                 storage.reload()
-        if self._meta is not None and (self._meta.path in tx.dirty):
-            self._meta.storage.reload()
         for name in tx.collections:
             collection = self._collections[name]
-            collection.load([s for s in collection.shards if s.path.exists()])
+            kept_shards = [s for s in collection.shards if s.path.exists() or s.path in journaled]
+            collection.load(kept_shards)
+
+    def _journaled_files(self) -> dict[Path, dict]:
+        """Return the contents of a durable journal that is not applied yet, by path."""
+        if not self._pending_journal:
+            return {}
+        try:
+            files = json.loads((self.root / JOURNAL_FILE).read_bytes())["files"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return {}
+        return {self.root / relative: data for relative, data in files.items()}
 
     def _replay_journal(self) -> None:
         journal_path = self.root / JOURNAL_FILE
@@ -614,6 +643,8 @@ class Store:
         files = [self.root / META_FILE]
         for collection in self._collections.values():
             files.extend(s.path for s in collection.shards if s.path.exists())
+        # A journal not yet applied holds the newest state of its files; open replays it.
+        files.append(self.root / JOURNAL_FILE)
         return [f for f in files if f.exists()]
 
     def close(self) -> None:

@@ -43,6 +43,8 @@ COLLECTIONS: dict[str, dict[str, Callable[[dict], object]]] = {
     "audit": {"circle": lambda r: r.get("circle_id")},
     "preferences": {"user": lambda r: r["user_id"]},
     "drafts": {"user": lambda r: r["user_id"]},
+    "notices": {"user": lambda r: r["user_id"]},
+    "reads": {"subject": lambda r: r["subject_id"]},
     "setup": {},
 }
 

@@ -235,9 +235,7 @@ def starter_prompts() -> tuple[PromptSpec, ...]:
     return tuple(prompt for deck in load_decks() for prompt in deck.prompts)
 
 
-def dump_deck(
-    theme: str, title: str, description: str, prompts: Iterable[PromptSpec]
-) -> str:
+def dump_deck(theme: str, title: str, description: str, prompts: Iterable[PromptSpec]) -> str:
     """Write a deck in the deck file format; raise DeckError if it would not load back."""
     lines = [
         "# Kindred Canvas prompt deck. Format and rules: prompts/library.py.",
@@ -253,7 +251,8 @@ def dump_deck(
             value = getattr(prompt, name)
             if value is None:
                 continue
-            lines.append(f"{name} = {_toml_value(value, one_per_line=name == 'reflection_questions')}")
+            one_per_line = name == "reflection_questions"
+            lines.append(f"{name} = {_toml_value(value, one_per_line=one_per_line)}")
     text = "\n".join(lines) + "\n"
     # Reading the text back guarantees the export is a deck this module accepts.
     parse_deck(text, f"{theme} deck export")
@@ -311,9 +310,7 @@ def _reject_unknown_fields(
         raise DeckError(source, label, name, f"isn't a field we know; {hint}")
 
 
-def _read_prompt(
-    table: object, source: str, index: int, deck_theme: str | None
-) -> PromptSpec:
+def _read_prompt(table: object, source: str, index: int, deck_theme: str | None) -> PromptSpec:
     label = f"prompt #{index}"
     if not isinstance(table, Mapping):
         raise DeckError(source, label, "(prompt)", "must be a [[prompts]] table")
@@ -409,9 +406,7 @@ def _text(
     return text
 
 
-def _text_list(
-    value: object, source: str, label: str, field: str, limit: int
-) -> tuple[str, ...]:
+def _text_list(value: object, source: str, label: str, field: str, limit: int) -> tuple[str, ...]:
     if not isinstance(value, list | tuple):
         raise DeckError(source, label, field, f'must be a list like ["a", "b"], not {value!r}')
     return tuple(_text(item, source, label, field, limit) for item in value)
@@ -425,9 +420,7 @@ def _theme(value: object, source: str, label: str, field: str) -> str:
     return str(value)
 
 
-def _themes(
-    value: object, source: str, label: str, deck_theme: str | None
-) -> tuple[str, ...]:
+def _themes(value: object, source: str, label: str, deck_theme: str | None) -> tuple[str, ...]:
     if not isinstance(value, list | tuple) or not value:
         raise DeckError(source, label, "themes", f'must be a list like ["coping"], not {value!r}')
     themes = tuple(_theme(item, source, label, "themes") for item in value)

@@ -1,0 +1,69 @@
+"""Your account: name, password, how sensitive art is shown, notes from facilitators."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from gallery_store import StudioError
+from gallery_store.text import escape_markdown, relative_time
+from ui.context import Context
+
+
+def render(ctx: Context) -> None:
+    """Show the person's account settings."""
+    studio = ctx.studio
+    st.title("Your account")
+    st.caption(f"Signed in as {ctx.user.username}")
+
+    notices = studio.moderation.notices(ctx.user)
+    if notices:
+        st.subheader("Notes for you")
+        for notice in notices:
+            when = relative_time(notice.created_at, studio.now()) if notice.created_at else ""
+            st.info(f"{escape_markdown(notice.text)}  \n*{when}*")
+        studio.moderation.mark_notices_read(ctx.user)
+
+    with st.form("rename"):
+        name = st.text_input("Name shown in your circles", value=ctx.user.display_name,
+                             max_chars=40)
+        if st.form_submit_button("Save name"):
+            try:
+                studio.accounts.rename(ctx.user, name)
+            except StudioError as exc:
+                st.error(exc.message)
+            else:
+                st.success("Saved.")
+
+    with st.form("password"):
+        st.markdown("**Change your password**")
+        current = st.text_input("Current password", type="password")
+        new = st.text_input("New password (10 or more characters)", type="password")
+        if st.form_submit_button("Change password"):
+            try:
+                studio.accounts.change_password(ctx.user, current, new, keep_token=ctx.token)
+            except StudioError as exc:
+                st.error(exc.message)
+            else:
+                st.success("Your password is changed. Other devices have been signed out.")
+
+    with st.form("join_another"):
+        st.markdown("**Join another circle**")
+        code = st.text_input("Invite code", key="another_circle_code")
+        if st.form_submit_button("Join"):
+            try:
+                studio.accounts.join_another_circle(ctx.user, code)
+            except StudioError as exc:
+                st.error(exc.message)
+            else:
+                st.success("You've joined. Switch circles from the menu.")
+
+    st.subheader("Sharing your mood with your therapist")
+    consent = studio.reflections.insights_consent(ctx.user)
+    chosen = st.toggle(
+        "Include my mood check-ins in my circle's anonymous summaries",
+        value=consent,
+        help="Your therapist only ever sees averages of three or more people, never yours alone.",
+    )
+    if chosen != consent:
+        studio.reflections.set_insights_consent(ctx.user, chosen)
+        st.success("Saved.")

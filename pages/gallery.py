@@ -1,0 +1,269 @@
+"""The circle's gallery: a grid of thumbnails, and each artwork with its witnesses."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from gallery_store import REACTIONS, StudioError
+from gallery_store.comments import COMMENT_LIMIT, STARTERS
+from gallery_store.models import Artwork
+from gallery_store.safety import detect_crisis
+from gallery_store.text import escape_markdown, relative_time
+from prompts import THEME_TITLES
+from ui.context import Context
+from ui.widgets import artwork_image, crisis_panel, show_text
+
+PER_PAGE = 24
+COLUMNS = 4
+
+
+def render(ctx: Context) -> None:
+    """Show the gallery, or one artwork when one is open."""
+    if ctx.circle is None:
+        st.title("Gallery")
+        st.info("You're not in a circle yet. Ask your facilitator for an invite code.")
+        return
+    artwork_id = st.query_params.get("art")
+    if artwork_id:
+        _artwork_view(ctx, artwork_id)
+    else:
+        _grid(ctx)
+
+
+def _sensitive_choice(ctx: Context) -> str:
+    return ctx.studio.artworks.sensitive_choice(ctx.user)
+
+
+def _grid(ctx: Context) -> None:
+    studio = ctx.studio
+    st.title(f"{ctx.circle.name} gallery")
+    left, middle, right = st.columns([1, 1, 1])
+    mine = left.toggle("Only my art", key="gallery_mine")
+    theme = middle.selectbox(
+        "Theme", [None, *THEME_TITLES], format_func=lambda t: "All themes" if t is None
+        else THEME_TITLES[t], key="gallery_theme",
+    )
+    choice = _sensitive_choice(ctx)
+    labels = {"ask": "Blur it and ask me", "show": "Always show it", "hide": "Always hide it"}
+    new_choice = right.selectbox(
+        "Art with a content warning", list(labels), index=list(labels).index(choice),
+        format_func=labels.get, key="gallery_sensitive",
+    )
+    if new_choice != choice:
+        studio.artworks.set_sensitive_choice(ctx.user, new_choice)
+        choice = new_choice
+    page_number = st.session_state.get("gallery_page", 1)
+    page = studio.artworks.gallery(
+        ctx.user, ctx.circle.id, page=page_number, per_page=PER_PAGE, theme=theme, mine=mine
+    )
+    if not page:
+        st.info("No art here yet. When someone shares, it will appear here — newest first.")
+    for start in range(0, len(page), COLUMNS):
+        for column, artwork in zip(st.columns(COLUMNS), page[start : start + COLUMNS],
+                                   strict=False):
+            with column, st.container(border=True):
+                _card(ctx, artwork, choice)
+    previous, _, following = st.columns([1, 2, 1])
+    if page_number > 1 and previous.button("← Newer", key="gallery_newer"):
+        st.session_state["gallery_page"] = page_number - 1
+        st.rerun()
+    if page.has_next and following.button("Older →", key="gallery_older"):
+        st.session_state["gallery_page"] = page_number + 1
+        st.rerun()
+
+
+def _revealed() -> set[str]:
+    return st.session_state.setdefault("revealed_art", set())
+
+
+def _card(ctx: Context, artwork: Artwork, choice: str) -> None:
+    warned = bool(artwork.content_warning)
+    if warned and choice == "hide" and artwork.id not in _revealed():
+        st.markdown(f"*Hidden: {escape_markdown(artwork.content_warning)}*")
+    elif warned and choice != "show" and artwork.id not in _revealed():
+        artwork_image(artwork, "blur", note=f"Content warning: {artwork.content_warning}")
+        if st.button("Show this artwork", key=f"reveal_{artwork.id}"):
+            _revealed().add(artwork.id)
+            st.rerun()
+    else:
+        artwork_image(artwork, "thumb")
+    st.markdown(f"**{escape_markdown(artwork.artist_name)}**")
+    if artwork.status == "hidden":
+        st.caption("Hidden from the circle while a facilitator takes a look.")
+    if artwork.caption:
+        show_text(artwork.caption[:140] + ("…" if len(artwork.caption) > 140 else ""),
+                  caption=True)
+    if st.button("Open", key=f"open_{artwork.id}"):
+        st.query_params["art"] = artwork.id
+        st.rerun()
+
+
+def _artwork_view(ctx: Context, artwork_id: str) -> None:
+    studio = ctx.studio
+    if st.button("← Back to the gallery", key="back_to_gallery"):
+        del st.query_params["art"]
+        st.rerun()
+    try:
+        artwork = studio.artworks.get(ctx.user, artwork_id)
+    except StudioError as exc:
+        st.info(exc.message)
+        return
+    is_artist = artwork.user_id == ctx.user.id
+    st.title(f"By {artwork.artist_name}")
+    choice = _sensitive_choice(ctx)
+    if artwork.content_warning and choice != "show" and artwork_id not in _revealed():
+        artwork_image(artwork, "blur", note=f"Content warning: {artwork.content_warning}")
+        if st.button("Show this artwork", key=f"reveal_full_{artwork.id}"):
+            _revealed().add(artwork.id)
+            st.rerun()
+    else:
+        artwork_image(artwork, "full")
+    if artwork.status == "hidden":
+        st.info("This artwork is hidden from the circle while a facilitator takes a look.")
+    show_text(artwork.caption)
+    prompt = studio.prompts.find(artwork.prompt_id)
+    when = relative_time(artwork.created_at, studio.now()) if artwork.created_at else ""
+    st.caption(
+        (f"In response to “{prompt.title}” · " if prompt else "") + f"Shared {when}"
+    )
+    _reactions(ctx, artwork, is_artist)
+    _comments(ctx, artwork, is_artist)
+    if is_artist:
+        _artist_tools(ctx, artwork)
+    else:
+        _report(ctx, "artwork", artwork.id, "this artwork")
+
+
+@st.fragment
+def _reactions(ctx: Context, artwork: Artwork, is_artist: bool) -> None:
+    studio = ctx.studio
+    if is_artist:
+        reacted = studio.reactions.for_artist(ctx.user, artwork.id)
+        if any(reacted.values()):
+            st.markdown("**Who witnessed your art**")
+            for kind, names in reacted.items():
+                if names:
+                    st.markdown(f"{REACTIONS[kind]}: " + ", ".join(escape_markdown(n)
+                                                                  for n in names))
+        else:
+            st.caption("Reactions from your circle will show here — only you see who sent them.")
+        return
+    mine = studio.reactions.mine(ctx.user, artwork.id)
+    columns = st.columns(len(REACTIONS))
+    for column, (kind, label) in zip(columns, REACTIONS.items(), strict=True):
+        chosen = kind in mine
+        if column.button(("✓ " if chosen else "") + label, key=f"react_{kind}_{artwork.id}",
+                         type="primary" if chosen else "secondary"):
+            try:
+                studio.reactions.toggle(ctx.user, artwork.id, kind)
+            except StudioError as exc:
+                st.error(exc.message)
+            st.rerun(scope="fragment")
+    st.caption("Only the artist sees who reacted. There are no counts here.")
+
+
+@st.fragment
+def _comments(ctx: Context, artwork: Artwork, is_artist: bool) -> None:
+    studio = ctx.studio
+    st.subheader("Witnessing")
+    comments = studio.comments.for_artwork(ctx.user, artwork.id)
+    if not comments:
+        st.caption("No comments yet.")
+    for comment in comments:
+        with st.container(border=True):
+            when = relative_time(comment.created_at, studio.now()) if comment.created_at else ""
+            st.markdown(f"**{escape_markdown(comment.author_name)}** · {when}"
+                        + (" · edited" if comment.edited_at else ""))
+            show_text(comment.text)
+            if comment.status == "hidden":
+                st.caption("Hidden from the circle while a facilitator takes a look.")
+            if comment.user_id == ctx.user.id:
+                if st.button("Delete my comment", key=f"delete_comment_{comment.id}"):
+                    studio.comments.delete(ctx.user, comment.id)
+                    st.rerun(scope="fragment")
+            else:
+                _report(ctx, "comment", comment.id, "this comment")
+    if not artwork.comments_enabled:
+        st.caption("The artist has turned comments off for this piece.")
+        return
+    draft_key = f"draft_{artwork.id}"
+    st.caption("Ways to begin:")
+    starter_columns = st.columns(len(STARTERS))
+    for column, starter in zip(starter_columns, STARTERS, strict=True):
+        if column.button(starter, key=f"starter_{artwork.id}_{starter}"):
+            st.session_state[draft_key] = starter.rstrip("…") + " "
+    text = st.text_area("Your comment", key=draft_key, max_chars=COMMENT_LIMIT,
+                        placeholder="What do you notice? What does it stir in you?")
+    confirm_key = f"confirm_{artwork.id}"
+    nudge = studio.comments.check_draft(text) if text else None
+    if nudge and st.session_state.get(confirm_key) == text:
+        st.warning(nudge.message)
+        st.caption(f"You could try: {nudge.suggestion}")
+        post = st.button("Post anyway", key=f"post_anyway_{artwork.id}")
+    else:
+        post = st.button("Post comment", key=f"post_{artwork.id}", type="primary")
+        if post and nudge:
+            st.session_state[confirm_key] = text
+            st.rerun(scope="fragment")
+    if post:
+        try:
+            studio.comments.post(ctx.user, artwork.id, text)
+        except StudioError as exc:
+            st.error(exc.message)
+            return
+        st.session_state.pop(confirm_key, None)
+        if detect_crisis(text):
+            st.session_state["crisis_after_post"] = True
+        del st.session_state[draft_key]
+        st.rerun(scope="fragment")
+    if st.session_state.pop("crisis_after_post", False):
+        path = ctx.studio.config.crisis_resources_file
+        crisis_panel(str(path) if path else None)
+
+
+def _report(ctx: Context, kind: str, subject_id: str, label: str) -> None:
+    with st.popover(f"Report {label}"):
+        reason = st.text_area("What worries you about it?", key=f"report_reason_{subject_id}",
+                              max_chars=500)
+        if st.button("Send to a facilitator", key=f"report_send_{subject_id}"):
+            try:
+                ctx.studio.moderation.report(ctx.user, kind, subject_id, reason)
+            except StudioError as exc:
+                st.error(exc.message)
+                return
+            st.success("Thank you. A facilitator will take a look; it's hidden for now.")
+
+
+def _artist_tools(ctx: Context, artwork: Artwork) -> None:
+    studio = ctx.studio
+    with st.expander("Edit or delete your artwork"):
+        with st.form(f"edit_{artwork.id}"):
+            caption = st.text_area("Caption", value=artwork.caption, max_chars=500)
+            alt_text = st.text_area("Alt text", value=artwork.alt_text, max_chars=1000)
+            warning = st.text_input("Content warning", value=artwork.content_warning or "",
+                                    max_chars=120)
+            comments_on = st.toggle("Allow comments", value=artwork.comments_enabled)
+            exhibit = st.toggle("Include in an exhibition if my facilitator makes one",
+                                value=artwork.exhibit_opt_in)
+            saved = st.form_submit_button("Save changes")
+        if saved:
+            try:
+                studio.artworks.edit(ctx.user, artwork.id, caption=caption, alt_text=alt_text,
+                                     content_warning=warning, comments_enabled=comments_on,
+                                     exhibit_opt_in=exhibit)
+            except StudioError as exc:
+                st.error(exc.message)
+            else:
+                st.success("Saved.")
+                st.rerun()
+        if st.button("Delete this artwork", key=f"delete_{artwork.id}"):
+            _confirm_delete(ctx, artwork.id)
+
+
+@st.dialog("Delete this artwork?")
+def _confirm_delete(ctx: Context, artwork_id: str) -> None:
+    st.write("Its image, comments and reactions will be removed for good.")
+    if st.button("Yes, delete it", type="primary", key="confirm_delete_art"):
+        ctx.studio.artworks.delete(ctx.user, artwork_id)
+        del st.query_params["art"]
+        st.rerun()

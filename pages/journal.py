@@ -1,0 +1,149 @@
+"""Your journal: your artworks, reflections, mood over time, and your data."""
+
+from __future__ import annotations
+
+import altair as alt
+import streamlit as st
+
+from gallery_store import StudioError
+from gallery_store.reflections import FEELINGS, MOODS, REFLECTION_LIMIT
+from gallery_store.safety import detect_crisis
+from gallery_store.text import escape_markdown
+from ui.context import Context, sign_out
+from ui.widgets import artwork_image, crisis_panel, show_text
+
+
+def render(ctx: Context) -> None:
+    """Show the person's own journal."""
+    st.title("Your journal")
+    st.caption("Only you can see this page. Reflections stay private unless you choose to share.")
+    reflections_tab, art_tab, mood_tab, data_tab = st.tabs(
+        ["Reflections", "My artworks", "Mood over time", "Your data"]
+    )
+    with reflections_tab:
+        _reflections(ctx)
+    with art_tab:
+        _artworks(ctx)
+    with mood_tab:
+        _mood_chart(ctx)
+    with data_tab:
+        _your_data(ctx)
+
+
+def _reflections(ctx: Context) -> None:
+    studio = ctx.studio
+    artworks = studio.artworks.by_artist(ctx.user)
+    labels = {None: "Not about a particular artwork"} | {
+        a.id: (a.caption[:40] or "Untitled") + f" ({a.created_at:%d %b})" for a in artworks
+    }
+    today = studio.prompts.today(ctx.user, ctx.circle_id) if ctx.circle_id else None
+    if today and today.prompt.reflection_questions:
+        st.markdown("**Questions you might reflect on**")
+        for question in today.prompt.reflection_questions:
+            st.markdown(f"- {escape_markdown(question)}")
+    with st.form("reflection", clear_on_submit=True):
+        text = st.text_area("Write a reflection", max_chars=REFLECTION_LIMIT, height=160)
+        artwork_id = st.selectbox("About", list(labels), format_func=labels.get)
+        feelings = st.pills("Feelings (optional)", list(FEELINGS), selection_mode="multi")
+        share = st.toggle("Share this note with my circle's therapist",
+                          help="Private by default. Your therapist would see this one note.")
+        saved = st.form_submit_button("Save reflection", type="primary")
+    if saved:
+        try:
+            studio.reflections.write(
+                ctx.user, text, artwork_id=artwork_id, share_with_therapist=share,
+                feelings=tuple(feelings or ()), circle_id=ctx.circle_id,
+                prompt_id=today.prompt.id if today else None,
+            )
+        except StudioError as exc:
+            st.error(exc.message)
+        else:
+            st.success("Saved to your journal.")
+            if detect_crisis(text):
+                path = studio.config.crisis_resources_file
+                crisis_panel(str(path) if path else None)
+    for reflection in studio.reflections.for_user(ctx.user, ctx.user.id):
+        with st.container(border=True):
+            stamp = f"{reflection.created_at:%d %b %Y, %H:%M}" if reflection.created_at else ""
+            shared = " · shared with your therapist" if reflection.share_with_therapist else ""
+            st.caption(stamp + shared)
+            show_text(reflection.text)
+            if reflection.feelings:
+                st.caption("Feelings: " + ", ".join(reflection.feelings))
+            left, right = st.columns(2)
+            if left.button("Share with therapist" if not reflection.share_with_therapist
+                           else "Make private again", key=f"share_{reflection.id}"):
+                studio.reflections.edit(ctx.user, reflection.id,
+                                        share_with_therapist=not reflection.share_with_therapist)
+                st.rerun()
+            if right.button("Delete", key=f"delete_reflection_{reflection.id}"):
+                studio.reflections.delete(ctx.user, reflection.id)
+                st.rerun()
+
+
+def _artworks(ctx: Context) -> None:
+    artworks = ctx.studio.artworks.by_artist(ctx.user)
+    if not artworks:
+        st.info("Art you share will be kept here.")
+        return
+    columns = st.columns(4)
+    for index, artwork in enumerate(artworks):
+        with columns[index % 4]:
+            artwork_image(artwork, "thumb")
+            show_text(artwork.caption[:80], caption=True)
+
+
+def _mood_chart(ctx: Context) -> None:
+    rows = ctx.studio.reflections.mood_timeline(ctx.user)
+    if not rows:
+        st.info("Check in before and after making art, and your moods will appear here.")
+        return
+    chart = (
+        alt.Chart(alt.Data(values=[{**r, "date": str(r["date"])} for r in rows]))
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("date:T", title="Day"),
+            y=alt.Y("score:Q", title="Mood (1 very low – 5 very good)",
+                    scale=alt.Scale(domain=[1, 5])),
+            color=alt.Color("moment:N", title="Check-in"),
+        )
+    )
+    st.altair_chart(chart, use_container_width=True)
+    st.caption("Mood scale: " + ", ".join(f"{k} {v.lower()}" for k, v in MOODS.items()))
+
+
+def _your_data(ctx: Context) -> None:
+    studio = ctx.studio
+    st.markdown(
+        "**Download my data** — a ZIP with your artworks, captions, comments, the comments and "
+        "reactions on your art, and your reflections and moods, with a page that opens offline."
+    )
+    if st.button("Prepare my download", key="prepare_export"):
+        bar = st.progress(0.0, text="Gathering your art…")
+        link = studio.exports.prepare_download(
+            ctx.user, progress=lambda done, text: bar.progress(done, text=text)
+        )
+        st.session_state["export_link"] = link
+    link = st.session_state.get("export_link")
+    if link:
+        st.link_button("Download my data (ZIP)", link)
+        st.caption("The link works once, for one hour, on this device.")
+    st.divider()
+    st.markdown("**Delete my account** — removes your artworks, reflections, reactions and "
+                "comments for good.")
+    if st.button("Delete my account…", key="delete_account"):
+        _confirm_account_deletion(ctx)
+
+
+@st.dialog("Delete your account?")
+def _confirm_account_deletion(ctx: Context) -> None:
+    st.write("Everything you made and wrote here will be removed. This can't be undone.")
+    password = st.text_input("Type your password to confirm", type="password")
+    if st.button("Delete everything", type="primary", key="confirm_delete_account"):
+        try:
+            ctx.studio.exports.delete_account(ctx.user, password)
+        except StudioError as exc:
+            st.error(exc.message)
+            return
+        sign_out(ctx.studio)
+        st.rerun()

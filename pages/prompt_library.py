@@ -1,0 +1,209 @@
+"""The prompt library: curate prompts, plan each circle's next two weeks, import and export."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import streamlit as st
+
+from gallery_store import StudioError
+from gallery_store.models import Prompt
+from gallery_store.text import escape_markdown
+from prompts import INTENSITIES, THEME_TITLES
+from ui.context import Context
+from ui.widgets import show_text
+
+REASONS = {"pinned": "pinned", "series": "series", "rotation": "rotation", "none": "—"}
+
+
+def render(ctx: Context) -> None:
+    """Show the library and the planning tools."""
+    st.title("Prompt library")
+    library_tab, plan_tab, files_tab = st.tabs(["Library", "Plan a circle", "Import and export"])
+    with library_tab:
+        _library(ctx)
+    with plan_tab:
+        _plan(ctx)
+    with files_tab:
+        _files(ctx)
+
+
+def _library(ctx: Context) -> None:
+    studio = ctx.studio
+    left, middle, right = st.columns(3)
+    search = left.text_input("Search", key="prompt_search")
+    theme = middle.selectbox("Theme", [None, *THEME_TITLES], key="prompt_theme",
+                             format_func=lambda t: "All themes" if t is None else THEME_TITLES[t])
+    intensity = right.selectbox("Intensity", [None, *INTENSITIES], key="prompt_intensity",
+                                format_func=lambda i: "Any" if i is None else i)
+    retired = st.toggle("Show retired prompts", key="prompt_retired")
+    prompts = studio.prompts.library(ctx.user, theme=theme, intensity=intensity, search=search,
+                                     include_retired=retired)
+    usage = studio.prompts.usage(ctx.user)
+    st.caption(f"{len(prompts)} prompts")
+    with st.expander("Write a new prompt"):
+        _prompt_form(ctx, None)
+    for prompt in prompts:
+        used = usage.get(prompt.id, {})
+        title = f"{prompt.title} · {prompt.intensity}" + (" · retired" if prompt.retired else "")
+        with st.expander(title):
+            st.caption(
+                f"Shown {used.get('shown_days', 0)} days in the last 90 · "
+                f"{used.get('artworks', 0)} artworks answered it · "
+                f"{', '.join(THEME_TITLES.get(t, t) for t in prompt.themes)}"
+            )
+            st.markdown("**Preview — as a participant sees it**")
+            _preview(prompt)
+            _prompt_form(ctx, prompt)
+            if st.button("Restore" if prompt.retired else "Retire", key=f"retire_{prompt.id}"):
+                studio.prompts.retire(ctx.user, prompt.id, not prompt.retired)
+                st.rerun()
+            history = studio.prompts.history(ctx.user, prompt.id)
+            if history:
+                st.caption(f"Edited {len(history)} time(s); earlier titles: "
+                           + ", ".join(escape_markdown(h["title"]) for h in history[:3]))
+
+
+def _preview(prompt: Prompt) -> None:
+    with st.container(border=True):
+        st.markdown(f"### {escape_markdown(prompt.title)}")
+        show_text(prompt.instructions)
+        if prompt.materials:
+            st.markdown("**You might use:** " + escape_markdown(", ".join(prompt.materials)))
+        if prompt.no_materials:
+            st.markdown("**No materials?** " + escape_markdown(prompt.no_materials))
+        for question in prompt.reflection_questions:
+            st.markdown("- " + escape_markdown(question))
+
+
+def _prompt_form(ctx: Context, prompt: Prompt | None) -> None:
+    key = prompt.id if prompt else "new"
+    with st.form(f"prompt_form_{key}"):
+        title = st.text_input("Title", value=prompt.title if prompt else "", max_chars=80)
+        instructions = st.text_area("Instructions", value=prompt.instructions if prompt else "",
+                                    max_chars=1200)
+        materials = st.text_input("Materials (comma separated)",
+                                  value=", ".join(prompt.materials) if prompt else "")
+        no_materials = st.text_area("No-materials variant (optional)",
+                                    value=(prompt.no_materials or "") if prompt else "")
+        minutes = st.number_input("Minutes", 5, 120, value=prompt.minutes if prompt else 20)
+        themes = st.multiselect("Themes", list(THEME_TITLES), format_func=THEME_TITLES.get,
+                                default=list(prompt.themes) if prompt else [])
+        intensity = st.selectbox("Intensity", INTENSITIES,
+                                 index=INTENSITIES.index(prompt.intensity) if prompt else 0)
+        questions = st.text_area("Reflection questions (one per line, 2 to 4)",
+                                 value="\n".join(prompt.reflection_questions) if prompt else "")
+        saved = st.form_submit_button("Save prompt" if prompt else "Add prompt")
+    if not saved:
+        return
+    fields = {
+        "title": title,
+        "instructions": instructions,
+        "materials": [m.strip() for m in materials.split(",") if m.strip()],
+        "no_materials": no_materials.strip() or None,
+        "minutes": int(minutes),
+        "themes": themes,
+        "intensity": intensity,
+        "reflection_questions": [q.strip() for q in questions.splitlines() if q.strip()],
+    }
+    try:
+        if prompt:
+            ctx.studio.prompts.edit(ctx.user, prompt.id, **fields)
+        else:
+            ctx.studio.prompts.create(ctx.user, **fields)
+    except StudioError as exc:
+        st.error(exc.message)
+        return
+    st.success("Saved.")
+    st.rerun()
+
+
+def _plan(ctx: Context) -> None:
+    studio = ctx.studio
+    circles = studio.circles.facilitated(ctx.user, therapist_only=True)
+    if not circles:
+        st.info("Create a circle first.")
+        return
+    names = {c.id: c.name for c in circles}
+    circle_id = st.selectbox("Circle", list(names), format_func=names.get, key="plan_circle")
+    plan = studio.prompts.plan(ctx.user, circle_id, days=14)
+    st.markdown("**The next 14 days**")
+    st.dataframe(
+        [
+            {
+                "Day": f"{d.day:%a %d %b}",
+                "Prompt": d.prompt.title if d.prompt else "—",
+                "Why": REASONS.get(d.reason, d.reason) + (" (after a skip)" if d.skipped else ""),
+            }
+            for d in plan
+        ],
+        hide_index=True,
+    )
+    library = studio.prompts.library(ctx.user)
+    titles = {p.id: p.title for p in library}
+    start = plan[0].day if plan else None
+    with st.form("pin"):
+        st.markdown("**Pin a prompt to a day or a range**")
+        prompt_id = st.selectbox("Prompt", list(titles), format_func=titles.get)
+        first = st.date_input("From", value=start)
+        last = st.date_input("To", value=start)
+        if st.form_submit_button("Pin"):
+            _act(lambda: studio.prompts.pin(ctx.user, circle_id, prompt_id, first, last))
+    with st.form("series"):
+        st.markdown("**Queue a series** — for example a four-week arc on boundaries")
+        chosen = st.multiselect("Prompts, in order", list(titles), format_func=titles.get)
+        first = st.date_input("Starting", value=start + timedelta(days=1) if start else None)
+        every = st.number_input("Days each prompt runs", 1, 28, value=7)
+        title = st.text_input("Series name", placeholder="Boundaries")
+        if st.form_submit_button("Queue series"):
+            _act(lambda: studio.prompts.queue_series(ctx.user, circle_id, chosen, first,
+                                                     int(every), title))
+    with st.form("skip"):
+        st.markdown("**Skip a day's rotation prompt** (the next one comes instead)")
+        day = st.date_input("Day", value=start)
+        if st.form_submit_button("Skip"):
+            _act(lambda: studio.prompts.skip(ctx.user, circle_id, day))
+    for entry in studio.prompts.plan_entries(ctx.user, circle_id):
+        left, right = st.columns([4, 1])
+        if entry["kind"] == "pin":
+            text = f"Pinned {titles.get(entry['prompt_id'], 'a prompt')}: {entry['start']} to {entry['end']}"
+        elif entry["kind"] == "series":
+            text = f"Series {entry.get('title') or ''} from {entry['start']}, {len(entry['prompt_ids'])} prompts"
+        else:
+            text = f"Skip on {entry['day']}"
+        left.markdown(escape_markdown(text))
+        if right.button("Remove", key=f"remove_plan_{entry['id']}"):
+            studio.prompts.remove_plan_entry(ctx.user, entry["id"])
+            st.rerun()
+
+
+def _act(action) -> None:
+    try:
+        action()
+    except StudioError as exc:
+        st.error(exc.message)
+        return
+    st.rerun()
+
+
+def _files(ctx: Context) -> None:
+    studio = ctx.studio
+    st.markdown("**Export a theme as a deck file (TOML)**")
+    theme = st.selectbox("Theme to export", list(THEME_TITLES), format_func=THEME_TITLES.get,
+                         key="export_theme")
+    st.download_button("Download deck", studio.prompts.export_deck(ctx.user, theme),
+                       file_name=f"{theme}.toml", mime="application/toml")
+    st.markdown("**Import a deck**")
+    uploaded = st.file_uploader("Deck file (.toml)", type=["toml"], key="deck_upload")
+    if uploaded is not None and st.button("Import", key="import_deck"):
+        try:
+            text = uploaded.getvalue().decode("utf-8")
+            report = studio.prompts.import_deck(ctx.user, text, uploaded.name)
+        except UnicodeDecodeError:
+            st.error("That file isn't text. Deck files are TOML text files.")
+            return
+        except StudioError as exc:
+            st.error(exc.message)
+            return
+        st.success(f"Added {len(report.added)}, changed {len(report.changed)}, "
+                   f"unchanged {len(report.unchanged)}.")

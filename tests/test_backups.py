@@ -1,0 +1,371 @@
+"""Damaged files, rolling backups and whole-studio archives."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import struct
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from gallery_store import open_studio, storage
+from gallery_store.backups import ArchiveDamaged, read_manifest, restore_archive, write_archive
+from gallery_store.errors import SaveFailed, StoreCorrupt, StudioError
+from gallery_store.storage import SCHEMA_VERSION
+
+from .conftest import FAST_CONFIG, PASSWORD, join, make_image
+
+CIRCLES_SHARD = Path("store/circles/circles-000001.json")
+
+
+def damage_truncated(path: Path) -> None:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def damage_zeroed(path: Path) -> None:
+    path.write_bytes(b"\x00" * path.stat().st_size)
+
+
+def damage_not_json(path: Path) -> None:
+    path.write_bytes(b"Dear diary, today the disk made a funny noise.\n")
+
+
+def damage_emptied(path: Path) -> None:
+    path.write_bytes(b"")
+
+
+DAMAGES = {
+    "truncated JSON": damage_truncated,
+    "NUL bytes": damage_zeroed,
+    "not JSON": damage_not_json,
+    "empty file": damage_emptied,
+}
+
+
+def files_below(folder: Path) -> dict[str, bytes]:
+    if not folder.exists():
+        return {}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def people(studio, therapist, circle, clock):
+    """A studio with a therapist, a circle and a participant, then a fresh rolling backup."""
+    robin = join(studio, therapist, circle, "robin", "Robin")
+    clock.advance(minutes=5)
+    studio.backup_now()
+    return {"therapist": therapist, "circle": circle, "robin": robin}
+
+
+def reopen(data_dir, clock):
+    return open_studio(data_dir, FAST_CONFIG, clock)
+
+
+# -- a damaged store file -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("damage", DAMAGES.values(), ids=DAMAGES.keys())
+def test_damaged_shard_is_restored_from_the_newest_backup(
+    studio, people, data_dir, clock, damage, caplog
+):
+    studio.close()
+    damage(data_dir / CIRCLES_SHARD)
+    damaged = (data_dir / CIRCLES_SHARD).read_bytes()
+
+    with caplog.at_level(logging.WARNING, logger="gallery_store"):
+        restored = reopen(data_dir, clock)
+    try:
+        assert restored.store.collection("circles").get(people["circle"].id) is not None
+        assert restored.accounts.authenticate("robin", PASSWORD).id == people["robin"].id
+        assert restored.store.recovery_notes
+        assert any(
+            r.levelno == logging.WARNING and "restored backup" in r.getMessage()
+            for r in caplog.records
+        )
+        kept = list((data_dir / "quarantine").glob(f"store-*/{CIRCLES_SHARD.relative_to('store')}"))
+        assert [p.read_bytes() for p in kept] == [damaged]
+    finally:
+        restored.close()
+
+
+def test_missing_meta_file_is_restored_from_the_newest_backup(studio, people, data_dir, clock):
+    studio.close()
+    (data_dir / "store" / "meta.json").unlink()
+
+    restored = reopen(data_dir, clock)
+    try:
+        assert restored.store.collection("circles").get(people["circle"].id) is not None
+        quarantined = next((data_dir / "quarantine").glob("store-*"))
+        assert (quarantined / CIRCLES_SHARD.relative_to("store")).exists()
+        assert not (quarantined / "meta.json").exists()
+    finally:
+        restored.close()
+
+
+@pytest.mark.parametrize("damage", DAMAGES.values(), ids=DAMAGES.keys())
+def test_damaged_shard_without_a_backup_refuses_to_open_and_says_what_to_do(
+    studio, people, data_dir, clock, damage
+):
+    studio.close()
+    shutil.rmtree(data_dir / "backups")
+    damage(data_dir / CIRCLES_SHARD)
+    before = files_below(data_dir / "store")
+
+    with pytest.raises(StoreCorrupt) as refused:
+        reopen(data_dir, clock)
+    message = refused.value.message
+    assert "circles-000001.json" in message
+    assert "python -m gallery_store restore" in message
+    assert files_below(data_dir / "store") == before
+    assert not (data_dir / "quarantine").exists()
+
+
+def test_missing_meta_file_without_a_backup_refuses_to_open(studio, people, data_dir, clock):
+    studio.close()
+    shutil.rmtree(data_dir / "backups")
+    (data_dir / "store" / "meta.json").unlink()
+    before = files_below(data_dir / "store")
+
+    with pytest.raises(StoreCorrupt, match=r"meta\.json"):
+        reopen(data_dir, clock)
+    assert files_below(data_dir / "store") == before
+
+
+def test_damaged_backups_are_skipped_for_an_older_good_one(studio, people, data_dir, clock, caplog):
+    good = studio.backups.archives()[0]
+    clock.advance(minutes=5)
+    later_circle = studio.circles.create(people["therapist"], "Later circle")
+    clock.advance(minutes=5)
+    newer = studio.backup_now()
+    assert newer != good and studio.backups.archives()[0] == newer
+    studio.close()
+    for archive in studio.backups.archives():
+        if archive.name > good.name:  # every backup that holds the later circle
+            damage_truncated(archive)
+    damage_not_json(data_dir / CIRCLES_SHARD)
+
+    with caplog.at_level(logging.WARNING, logger="gallery_store"):
+        restored = reopen(data_dir, clock)
+    try:
+        circles = restored.store.collection("circles")
+        assert people["circle"].id in circles
+        assert later_circle.id not in circles  # only the damaged backup had it
+        assert any("skipping damaged backup" in r.getMessage() for r in caplog.records)
+    finally:
+        restored.close()
+
+
+def test_rolling_backups_are_pruned_to_backups_kept(tmp_path, clock):
+    studio = open_studio(tmp_path / "data", FAST_CONFIG.with_overrides(backups_kept=3), clock)
+    try:
+        taken = []
+        for _ in range(5):
+            clock.advance(minutes=1)
+            taken.append(studio.backup_now())
+        assert studio.backups.archives() == taken[::-1][:3]
+        assert len(list((tmp_path / "data" / "backups").glob("*.zip"))) == 3
+    finally:
+        studio.close()
+
+
+def test_backup_taken_while_a_journal_is_pending_restores_the_decided_commit(
+    studio, people, data_dir, clock, monkeypatch
+):
+    """Regression: rolling backups copied the shard files but not a journal that was durable
+    and not yet applied, so restoring one lost a commit people had been told was saved."""
+    real_write = storage.atomic_write_bytes
+
+    def journal_only(path: Path, data: bytes) -> None:
+        if path.name != "journal.json":
+            raise SaveFailed()
+        real_write(path, data)
+
+    monkeypatch.setattr(storage, "atomic_write_bytes", journal_only)
+    decided = studio.circles.create(people["therapist"], "Decided circle")  # two files: journal
+    clock.advance(minutes=5)
+    studio.backup_now()
+    monkeypatch.undo()
+    studio.close()
+    shutil.rmtree(data_dir / "store")
+    (data_dir / "store").mkdir()
+    (data_dir / "store" / "meta.json").write_bytes(b"\x00" * 64)
+
+    restored = reopen(data_dir, clock)
+    try:
+        assert restored.store.collection("circles").get(decided.id)["name"] == "Decided circle"
+        assert not (data_dir / "store" / "journal.json").exists()
+    finally:
+        restored.close()
+
+
+# -- whole-studio archives ------------------------------------------------------------------------
+
+
+def add_artwork_files(studio, user) -> list[str]:
+    """Store image files and an artworks record naming them (the service is not needed)."""
+    stem = studio.media.new_stem()
+    names = [f"{stem}-full.webp", f"{stem}-thumb.webp"]
+    studio.media.write(names[0], make_image("WEBP", (120, 90)))
+    studio.media.write(names[1], make_image("WEBP", (40, 30)))
+    studio.store.collection("artworks").insert(
+        {"circle_id": "c", "user_id": user.id, "full_name": names[0], "thumb_name": names[1]}
+    )
+    return names
+
+
+def whole_archive(studio, destination: Path) -> Path:
+    files = studio.store.store_files() + studio.media.files()
+    write_archive(
+        destination,
+        studio.data_dir,
+        files,
+        schema_version=SCHEMA_VERSION,
+        includes_images=True,
+    )
+    return destination
+
+
+def test_whole_studio_archive_round_trips_store_and_images(studio, people, tmp_path, clock):
+    names = add_artwork_files(studio, people["robin"])
+    archive = whole_archive(studio, tmp_path / "studio.zip")
+    manifest = read_manifest(archive)
+    assert manifest.includes_images and manifest.schema_version == SCHEMA_VERSION
+    original = {
+        k: v for k, v in files_below(studio.data_dir).items() if k.startswith(("store/", "images/"))
+    }
+    studio.close()
+
+    target = tmp_path / "restored"
+    restore_archive(archive, target)
+    assert {
+        k: v for k, v in files_below(target).items() if k.startswith(("store/", "images/"))
+    } == original
+
+    restored = open_studio(target, FAST_CONFIG, clock)
+    try:
+        assert restored.accounts.authenticate("robin", PASSWORD).id == people["robin"].id
+        assert restored.store.collection("circles").get(people["circle"].id) is not None
+        assert all(restored.media.read(name) for name in names)
+    finally:
+        restored.close()
+
+
+def rewrite_zip(source: Path, destination: Path, *, drop=(), replace=None) -> None:
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(destination, "w") as zout:
+        for info in zin.infolist():
+            if info.filename in drop:
+                continue
+            data = zin.read(info.filename)
+            if replace and info.filename in replace:
+                data = replace[info.filename]
+            zout.writestr(info, data)
+
+
+def member_data_span(archive: Path, name: str) -> tuple[int, int]:
+    """Return where a member's (compressed) bytes start in the file and how many there are."""
+    with zipfile.ZipFile(archive) as zf:
+        info = zf.getinfo(name)
+    raw = archive.read_bytes()
+    name_length, extra_length = struct.unpack("<HH", raw[info.header_offset + 26 :][:4])
+    return info.header_offset + 30 + name_length + extra_length, info.compress_size
+
+
+def flip_byte(archive: Path, offset: int) -> None:
+    raw = bytearray(archive.read_bytes())
+    raw[offset] ^= 0xFF
+    archive.write_bytes(bytes(raw))
+
+
+def truncated(good: Path, broken: Path) -> None:
+    broken.write_bytes(good.read_bytes()[: good.stat().st_size * 2 // 3])
+
+
+def flipped_store_byte(good: Path, broken: Path) -> None:
+    shutil.copy(good, broken)
+    start, size = member_data_span(broken, CIRCLES_SHARD.as_posix())
+    flip_byte(broken, start + size // 2)
+
+
+def flipped_image_byte(good: Path, broken: Path) -> None:
+    shutil.copy(good, broken)
+    with zipfile.ZipFile(good) as zf:
+        image = next(n for n in zf.namelist() if n.startswith("images/"))
+    start, size = member_data_span(broken, image)
+    flip_byte(broken, start + size // 2)
+
+
+def missing_manifest(good: Path, broken: Path) -> None:
+    rewrite_zip(good, broken, drop={"manifest.json"})
+
+
+def missing_member(good: Path, broken: Path) -> None:
+    rewrite_zip(good, broken, drop={CIRCLES_SHARD.as_posix()})
+
+
+def member_swapped(good: Path, broken: Path) -> None:
+    rewrite_zip(good, broken, replace={CIRCLES_SHARD.as_posix(): b'{"records": {}}'})
+
+
+ARCHIVE_DAMAGES = {
+    "truncated zip": truncated,
+    "flipped byte in a store file": flipped_store_byte,
+    "flipped byte in an image": flipped_image_byte,
+    "missing manifest": missing_manifest,
+    "missing member": missing_member,
+    "member does not match its digest": member_swapped,
+}
+
+
+@pytest.mark.parametrize("damage", ARCHIVE_DAMAGES.values(), ids=ARCHIVE_DAMAGES.keys())
+@pytest.mark.parametrize("target_exists", [False, True], ids=["no folder", "empty folder"])
+def test_restoring_a_damaged_archive_changes_nothing(
+    studio, people, tmp_path, damage, target_exists
+):
+    add_artwork_files(studio, people["robin"])
+    good = whole_archive(studio, tmp_path / "good.zip")
+    broken = tmp_path / "broken.zip"
+    damage(good, broken)
+    target = tmp_path / "restored"
+    if target_exists:
+        target.mkdir()
+
+    with pytest.raises(ArchiveDamaged):
+        restore_archive(broken, target)
+    assert target.exists() == target_exists
+    assert not target_exists or list(target.iterdir()) == []
+
+
+def test_every_flipped_byte_in_a_compressed_member_is_reported_as_damage(studio, people, tmp_path):
+    """Regression: some flipped bytes in a deflated member made zlib raise its own error,
+    which escaped read_manifest (and crashed the automatic restore) instead of
+    ArchiveDamaged."""
+    for n in range(40):
+        studio.circles.create(people["therapist"], f"Circle number {n}")
+    good = whole_archive(studio, tmp_path / "good.zip")
+    start, size = member_data_span(good, "store/circles/circles-000001.json")
+    broken = tmp_path / "broken.zip"
+    for offset in range(start, start + size, max(1, size // 150)):
+        shutil.copy(good, broken)
+        flip_byte(broken, offset)
+        with pytest.raises(ArchiveDamaged):
+            read_manifest(broken)
+
+
+def test_restore_into_a_folder_with_a_store_changes_nothing(studio, people, tmp_path):
+    """Regression: restore merged the archive's images into the folder before it found the
+    existing store and refused, so a refused restore still changed the folder."""
+    names = add_artwork_files(studio, people["robin"])
+    archive = whole_archive(studio, tmp_path / "studio.zip")
+    studio.media.delete([names[0]])
+    before = files_below(studio.data_dir)
+    with pytest.raises(StudioError, match="empty folder"):
+        restore_archive(archive, studio.data_dir)
+    assert files_below(studio.data_dir) == before
+    assert json.loads((studio.data_dir / "store" / "meta.json").read_bytes())

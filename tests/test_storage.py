@@ -1,0 +1,545 @@
+"""Contract tests of the store: records, indexes, shards, transactions and recovery."""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gallery_store import durable, open_studio, storage
+from gallery_store.errors import SaveFailed, StoreUnavailable, StudioError
+from gallery_store.storage import SCHEMA_VERSION, Store
+
+from .conftest import FAST_CONFIG
+
+NAMES = ("notes", "tags")
+
+
+class Crash(BaseException):
+    """Stands in for the process dying in the middle of a commit."""
+
+
+class Boom(Exception):
+    """A bug in the code running inside a transaction."""
+
+
+def open_store(folder: Path, capacity: int = 500) -> Store:
+    """Open a store with two collections; ``notes`` is indexed by topic."""
+    store = Store(folder, shard_capacity=capacity)
+    store.open(NAMES)
+    store.collection("notes").add_index("topic", lambda r: r["topic"])
+    return store
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def store(folder: Path) -> Iterator[Store]:
+    opened = open_store(folder)
+    yield opened
+    opened.close()
+
+
+def disk_state(root: Path) -> dict[str, bytes]:
+    """Return every file below ``root`` with its bytes."""
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def meta_on_disk(store: Store) -> dict:
+    return json.loads((store.root / "meta.json").read_bytes())["records"]["1"]
+
+
+def ids(records) -> list[str]:
+    return [r["id"] for r in records]
+
+
+# -- records --------------------------------------------------------------------------------------
+
+
+def test_insert_get_update_remove(store):
+    notes = store.collection("notes")
+    note = notes.insert({"topic": "sky", "text": "blue"})
+    assert note["id"] and note["seq"] >= 1
+    assert notes.get(note["id"])["text"] == "blue"
+    assert note["id"] in notes and len(notes) == 1
+
+    updated = notes.update(note["id"], text="grey")
+    assert updated["text"] == "grey" and updated["topic"] == "sky"
+    assert notes.get(note["id"])["text"] == "grey"
+    assert notes.find(text="grey") == [updated]
+    assert notes.first(topic="sky")["id"] == note["id"]
+
+    notes.remove(note["id"])
+    assert notes.get(note["id"]) is None and len(notes) == 0
+    notes.remove(note["id"])  # removing twice is harmless
+
+
+def test_records_survive_close_and_reopen(folder):
+    store = open_store(folder)
+    notes = store.collection("notes")
+    kept = notes.insert({"topic": "sky", "text": "blue"})
+    changed = notes.insert({"topic": "sea", "text": "calm"})
+    gone = notes.insert({"topic": "sea", "text": "rough"})
+    notes.update(changed["id"], text="still")
+    notes.remove(gone["id"])
+    tag = store.collection("tags").insert({"label": "weather"})
+    store.close()
+
+    again = open_store(folder)
+    try:
+        notes = again.collection("notes")
+        assert ids(notes.all()) == [kept["id"], changed["id"]]
+        assert notes.get(changed["id"])["text"] == "still"
+        assert gone["id"] not in notes
+        assert again.collection("tags").get(tag["id"])["label"] == "weather"
+        # sequence numbers keep growing after a reopen, so order stays insertion order
+        later = notes.insert({"topic": "sky", "text": "later"})
+        assert later["seq"] > max(kept["seq"], changed["seq"], tag["seq"])
+    finally:
+        again.close()
+
+
+# -- indexes --------------------------------------------------------------------------------------
+
+
+def test_indexes_follow_inserts_updates_and_removes(store):
+    notes = store.collection("notes")
+    a = notes.insert({"topic": "sky"})
+    b = notes.insert({"topic": "sea"})
+    c = notes.insert({"topic": "sky"})
+    assert ids(notes.by("topic", "sky")) == [a["id"], c["id"]]
+    assert list(notes.ids_by("topic", "sea")) == [b["id"]]
+    assert ids(notes.newest_by("topic", "sky")) == [c["id"], a["id"]]
+
+    notes.update(a["id"], topic="sea")
+    assert ids(notes.by("topic", "sky")) == [c["id"]]
+    assert set(notes.ids_by("topic", "sea")) == {a["id"], b["id"]}
+
+    notes.remove(c["id"])
+    assert notes.by("topic", "sky") == []
+    assert list(notes.newest_by("topic", "sky")) == []
+    assert list(notes.ids_by("topic", "nowhere")) == []
+
+
+def test_updating_a_record_keeps_its_place_in_index_order(folder):
+    """Regression: an edit re-indexed the record at the end, so an edited comment jumped
+    to the bottom of its thread (and an edited artwork to the top of the gallery) until
+    the next restart put it back."""
+    store = open_store(folder)
+    notes = store.collection("notes")
+    first, second, third = (notes.insert({"topic": "sky", "n": n}) for n in range(3))
+    notes.update(first["id"], n=10)
+    in_memory = ids(notes.by("topic", "sky"))
+    assert in_memory == [first["id"], second["id"], third["id"]]
+    assert ids(notes.newest_by("topic", "sky")) == in_memory[::-1]
+    store.close()
+
+    again = open_store(folder)
+    try:
+        assert ids(again.collection("notes").by("topic", "sky")) == in_memory
+    finally:
+        again.close()
+
+
+def test_indexes_are_rebuilt_right_after_reopen(folder):
+    store = open_store(folder, capacity=4)
+    notes = store.collection("notes")
+    made = [notes.insert({"topic": "sky" if n % 3 else "sea", "n": n}) for n in range(11)]
+    notes.update(made[1]["id"], topic="sea")
+    notes.remove(made[2]["id"])
+    expected_sky = ids(notes.by("topic", "sky"))
+    expected_sea = sorted(notes.ids_by("topic", "sea"))
+    store.close()
+
+    again = open_store(folder, capacity=4)
+    try:
+        notes = again.collection("notes")
+        assert ids(notes.by("topic", "sky")) == expected_sky
+        assert sorted(notes.ids_by("topic", "sea")) == expected_sea
+        assert ids(notes.newest_by("topic", "sky")) == expected_sky[::-1]
+    finally:
+        again.close()
+
+
+def test_newest_by_is_lazy_and_newest_first(store):
+    notes = store.collection("notes")
+    with store.transaction():
+        made = [notes.insert({"topic": "sky", "n": n}) for n in range(300)]
+    page = notes.newest_by("topic", "sky")
+    assert isinstance(page, Iterator)  # a generator, not a list built up front
+    assert ids(itertools.islice(page, 24)) == ids(made[::-1][:24])
+
+
+# -- shards ---------------------------------------------------------------------------------------
+
+
+def test_collection_splits_into_shards_listed_in_meta(folder):
+    store = open_store(folder, capacity=5)
+    try:
+        notes = store.collection("notes")
+        with store.transaction():
+            for n in range(12):
+                notes.insert({"topic": "sky", "n": n})
+        listed = meta_on_disk(store)["shards"]["notes"]
+        assert listed == ["notes-000001.json", "notes-000002.json", "notes-000003.json"]
+        sizes = [
+            len(json.loads((store.root / "notes" / name).read_bytes())["records"])
+            for name in listed
+        ]
+        assert sizes == [5, 5, 2]
+    finally:
+        store.close()
+
+
+def test_a_write_rewrites_only_the_shard_it_touches(folder, monkeypatch):
+    store = open_store(folder, capacity=5)
+    try:
+        notes = store.collection("notes")
+        with store.transaction():
+            made = [notes.insert({"topic": "sky", "n": n}) for n in range(12)]
+        shard_dir = store.root / "notes"
+        written: list[Path] = []
+        real_write = storage.atomic_write_bytes
+
+        def recording_write(path: Path, data: bytes) -> None:
+            written.append(path)
+            real_write(path, data)
+
+        monkeypatch.setattr(storage, "atomic_write_bytes", recording_write)
+        before = disk_state(store.root)
+
+        notes.update(made[1]["id"], n=100)  # lives in shard 1
+        assert written == [shard_dir / "notes-000001.json"]
+        written.clear()
+        notes.remove(made[7]["id"])  # lives in shard 2
+        assert written == [shard_dir / "notes-000002.json"]
+        written.clear()
+        notes.insert({"topic": "sea"})  # shard 3 has room
+        assert written == [shard_dir / "notes-000003.json"]
+
+        after = disk_state(store.root)
+        changed = {name for name in after if after[name] != before.get(name)}
+        assert changed == {f"notes/notes-00000{n}.json" for n in (1, 2, 3)}
+    finally:
+        store.close()
+
+
+# -- transactions ---------------------------------------------------------------------------------
+
+
+def test_exception_in_a_transaction_rolls_back_memory_and_disk(folder):
+    store = open_store(folder, capacity=3)
+    notes, tags = store.collection("notes"), store.collection("tags")
+    made = [notes.insert({"topic": "sky", "n": n}) for n in range(3)]  # shard 1 is full
+    memory_before = [dict(r) for r in notes.all()]
+    disk_before = disk_state(store.root)
+
+    with pytest.raises(Boom), store.transaction():
+        notes.update(made[0]["id"], n=99, topic="sea")
+        notes.remove(made[1]["id"])
+        notes.insert({"topic": "sea", "n": 7})  # opens shard 2 and lists it in meta.json
+        tags.insert({"label": "weather"})
+        raise Boom
+
+    assert [dict(r) for r in notes.all()] == memory_before
+    assert ids(notes.by("topic", "sky")) == ids(made)
+    assert notes.by("topic", "sea") == []
+    assert len(tags) == 0
+    assert len(notes.shards) == 1 and tags.shards == []
+    assert disk_state(store.root) == disk_before
+
+    # The store carries on normally after a rollback.
+    later = notes.insert({"topic": "sea", "n": 8})
+    store.close()
+    again = open_store(folder, capacity=3)
+    try:
+        assert ids(again.collection("notes").all()) == [*ids(made), later["id"]]
+    finally:
+        again.close()
+
+
+def test_multi_file_commit_cut_off_after_the_journal_is_completed_on_next_open(folder, monkeypatch):
+    store = open_store(folder)
+    notes, tags = store.collection("notes"), store.collection("tags")
+    notes.insert({"topic": "sky"})
+    tags.insert({"label": "first"})
+    real_write = storage.atomic_write_bytes
+    written: list[str] = []
+
+    def die_after_journal(path: Path, data: bytes) -> None:
+        if written and written[-1] == "journal.json":
+            raise Crash  # the first shard write after the journal never happens
+        real_write(path, data)
+        written.append(path.name)
+
+    monkeypatch.setattr(storage, "atomic_write_bytes", die_after_journal)
+    with pytest.raises(Crash), store.transaction():
+        note = notes.insert({"topic": "sea"})
+        tag = tags.insert({"label": "second"})
+    monkeypatch.undo()
+    assert (store.root / "journal.json").exists()
+    on_disk = json.loads((store.root / "notes" / "notes-000001.json").read_bytes())
+    assert note["id"] not in {r["id"] for r in on_disk["records"].values()}
+    store.close()
+
+    again = open_store(folder)
+    try:
+        assert note["id"] in again.collection("notes")
+        assert tag["id"] in again.collection("tags")
+        assert not (again.root / "journal.json").exists()
+    finally:
+        again.close()
+
+
+def test_failed_apply_of_a_durable_journal_is_finished_by_the_next_commit(folder, monkeypatch):
+    store = open_store(folder)
+    notes, tags = store.collection("notes"), store.collection("tags")
+    notes.insert({"topic": "sky"})
+    tags.insert({"label": "first"})
+    real_write = storage.atomic_write_bytes
+
+    def fail_shard_writes(path: Path, data: bytes) -> None:
+        if path.name != "journal.json":
+            raise SaveFailed()
+        real_write(path, data)
+
+    monkeypatch.setattr(storage, "atomic_write_bytes", fail_shard_writes)
+    with store.transaction():  # the journal is durable, so the commit stands
+        note = notes.insert({"topic": "sea"})
+        tag = tags.insert({"label": "second"})
+    monkeypatch.undo()
+    assert note["id"] in notes and tag["id"] in tags
+    assert (store.root / "journal.json").exists()
+
+    notes.insert({"topic": "later"})
+    assert not (store.root / "journal.json").exists()
+    store.close()
+    again = open_store(folder)
+    try:
+        assert note["id"] in again.collection("notes")
+        assert tag["id"] in again.collection("tags")
+        assert len(again.collection("notes")) == 3
+    finally:
+        again.close()
+
+
+def test_rollback_while_a_journal_is_pending_keeps_the_journaled_commit(folder, monkeypatch):
+    """Regression: a commit whose journal was durable but not applied (disk full) was lost
+    from memory, and then from disk, when the next transaction failed and rolled back."""
+    store = open_store(folder)
+    notes, tags = store.collection("notes"), store.collection("tags")
+    notes.insert({"topic": "sky"})
+    tags.insert({"label": "first"})
+    real_write = storage.atomic_write_bytes
+
+    def disk_full_after_journal(path: Path, data: bytes) -> None:
+        if path.name != "journal.json":
+            raise SaveFailed(durable.DISK_FULL_MESSAGE)
+        real_write(path, data)
+
+    monkeypatch.setattr(storage, "atomic_write_bytes", disk_full_after_journal)
+    with store.transaction():
+        decided = notes.insert({"topic": "sea"})
+        tags.insert({"label": "second"})
+    with pytest.raises(SaveFailed):  # replaying the journal fails: the disk is still full
+        notes.insert({"topic": "lost"})
+    assert decided["id"] in notes
+    assert ids(notes.by("topic", "sea")) == [decided["id"]]
+    assert notes.by("topic", "lost") == []
+
+    monkeypatch.undo()
+    after = notes.insert({"topic": "sky"})
+    store.close()
+    again = open_store(folder)
+    try:
+        notes = again.collection("notes")
+        assert decided["id"] in notes and after["id"] in notes
+        assert notes.by("topic", "lost") == []
+        assert len(again.collection("tags")) == 2
+    finally:
+        again.close()
+
+
+def test_interrupt_after_the_journal_does_not_undo_later_commits(folder, monkeypatch):
+    """Regression: a KeyboardInterrupt while applying a durable journal rolled memory back
+    but left the journal on disk; the next open replayed it over newer commits."""
+    store = open_store(folder)
+    notes, tags = store.collection("notes"), store.collection("tags")
+    notes.insert({"topic": "sky"})
+    tags.insert({"label": "first"})
+    real_write = storage.atomic_write_bytes
+    written: list[str] = []
+
+    def interrupt_after_journal(path: Path, data: bytes) -> None:
+        if written and written[-1] == "journal.json":
+            written.append("stopped")
+            raise KeyboardInterrupt
+        real_write(path, data)
+        written.append(path.name)
+
+    monkeypatch.setattr(storage, "atomic_write_bytes", interrupt_after_journal)
+    with pytest.raises(KeyboardInterrupt), store.transaction():
+        notes.insert({"topic": "sea"})
+        tags.insert({"label": "second"})
+    monkeypatch.undo()
+
+    later = notes.insert({"topic": "later"})  # acknowledged: it must survive a reopen
+    in_memory = sorted(notes.ids_by("topic", "sea"))
+    store.close()
+    again = open_store(folder)
+    try:
+        notes = again.collection("notes")
+        assert later["id"] in notes
+        assert sorted(notes.ids_by("topic", "sea")) == in_memory
+        assert len(notes) == len(in_memory) + 2
+    finally:
+        again.close()
+
+
+# -- opening --------------------------------------------------------------------------------------
+
+
+def test_stray_temp_files_are_removed_at_open(folder):
+    store = open_store(folder)
+    note = store.collection("notes").insert({"topic": "sky"})
+    store.close()
+    strays = [
+        store.root / ".meta.json.1a2b3c4d.kc-tmp",
+        store.root / "notes" / ".notes-000001.json.5e6f7a8b.kc-tmp",
+    ]
+    for stray in strays:
+        stray.write_bytes(b'{"records": {"1": {"half": ')
+
+    again = open_store(folder)
+    try:
+        assert not any(stray.exists() for stray in strays)
+        assert note["id"] in again.collection("notes")
+    finally:
+        again.close()
+
+
+def test_schema_version_is_stored(store):
+    assert store.schema_version() == SCHEMA_VERSION
+    assert meta_on_disk(store)["schema_version"] == SCHEMA_VERSION
+
+
+def test_a_store_from_a_newer_version_refuses_to_open(folder):
+    store = open_store(folder)
+    store.collection("notes").insert({"topic": "sky"})
+    store.close()
+    meta_path = store.root / "meta.json"
+    raw = json.loads(meta_path.read_bytes())
+    raw["records"]["1"]["schema_version"] = SCHEMA_VERSION + 1
+    meta_path.write_text(json.dumps(raw))
+    before = disk_state(store.root)
+
+    with pytest.raises(StoreUnavailable, match="newer"):
+        open_store(folder)
+    assert disk_state(store.root) == before
+
+    # The refused open let go of the folder lock.
+    raw["records"]["1"]["schema_version"] = SCHEMA_VERSION
+    meta_path.write_text(json.dumps(raw))
+    open_store(folder).close()
+
+
+def test_second_open_of_the_same_folder_is_refused(store, folder):
+    with pytest.raises(StoreUnavailable, match="already using"):
+        Store(folder).open(NAMES)
+    store.close()
+    open_store(folder).close()  # free again once the first one closed
+
+
+def test_open_studio_returns_the_same_studio_for_the_same_folder(tmp_path):
+    first = open_studio(tmp_path / "data", FAST_CONFIG)
+    try:
+        assert open_studio(tmp_path / "data") is first
+        assert open_studio(tmp_path / "data" / ".." / "data") is first
+    finally:
+        first.close()
+    second = open_studio(tmp_path / "data", FAST_CONFIG)
+    try:
+        assert second is not first
+    finally:
+        second.close()
+
+
+# -- concurrency and failures ---------------------------------------------------------------------
+
+
+def test_sixteen_threads_writing_at_once_lose_nothing(studio, data_dir):
+    notes = studio.store.collection("drafts")
+    errors: list[BaseException] = []
+    start = threading.Barrier(16)
+
+    def writer(worker: int) -> None:
+        try:
+            start.wait()
+            for n in range(200):
+                with studio.store.transaction():
+                    notes.insert({"user_id": f"u{worker}", "n": n})
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(w,)) for w in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    written = {r["id"] for r in notes.all()}
+    assert len(written) == len(notes) == 3200
+    for worker in range(16):
+        assert [r["n"] for r in notes.by("user", f"u{worker}")] == list(range(200))
+    studio.close()
+
+    again = open_studio(data_dir, FAST_CONFIG)
+    try:
+        assert {r["id"] for r in again.store.collection("drafts").all()} == written
+    finally:
+        again.close()
+
+
+def test_full_disk_changes_nothing_and_says_so(studio, therapist, data_dir, monkeypatch):
+    kept = studio.circles.create(therapist, "Monday walkers")
+    store_root = data_dir / "store"
+    disk_before = disk_state(store_root)
+    circles_before = studio.circles.for_user(therapist)
+
+    def half_then_full(fd: int, data: bytes) -> None:
+        durable.os.write(fd, bytes(data[: len(data) // 2]))
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(durable, "_write_all", half_then_full)
+    with pytest.raises(SaveFailed) as failure:
+        studio.circles.create(therapist, "Friday painters")
+    assert isinstance(failure.value, StudioError)
+    assert "disk is full" in failure.value.message
+
+    assert disk_state(store_root) == disk_before
+    assert studio.circles.for_user(therapist) == circles_before
+    assert studio.store.collection("circles").first(name="Friday painters") is None
+    assert list(data_dir.rglob("*.kc-tmp")) == []
+
+    monkeypatch.undo()
+    added = studio.circles.create(therapist, "Friday painters")
+    assert [c.id for c in studio.circles.for_user(therapist)] == [kept.id, added.id]
+    studio.close()
+    again = open_studio(data_dir, FAST_CONFIG)
+    try:
+        assert again.store.collection("circles").get(added.id)["name"] == "Friday painters"
+    finally:
+        again.close()

@@ -1,0 +1,104 @@
+"""Who is signed in, which circle they are looking at, and the one Studio of the process."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import streamlit as st
+
+from gallery_store import Studio, User, config_from_env, default_data_dir, open_studio
+from gallery_store.models import Circle
+
+__all__ = ["COOKIE", "Context", "get_studio", "resolve_user", "sign_in", "sign_out"]
+
+log = logging.getLogger("kindred")
+
+COOKIE = "kc_session"
+TOKEN_KEY = "session_token"
+HANDOFF_KEY = "cookie_handoff"
+CIRCLE_KEY = "circle_id"
+
+
+@st.cache_resource(show_spinner=False)
+def get_studio() -> Studio:
+    """Open the studio once per server process (shared by every session)."""
+    studio = open_studio(default_data_dir(), config_from_env())
+    code = studio.accounts.setup_code()
+    if code:
+        # The first therapist needs this code: only someone with the server's log has it.
+        log.warning("Kindred Canvas first-run setup code: %s", code)
+    return studio
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a page needs: the studio, the signed-in person and their current circle."""
+
+    studio: Studio
+    user: User
+    circles: tuple[Circle, ...]
+    circle: Circle | None
+    token: str | None
+
+    @property
+    def circle_id(self) -> str | None:
+        """Return the current circle's id, if any."""
+        return self.circle.id if self.circle else None
+
+
+def _cookie_token() -> str | None:
+    try:
+        return st.context.cookies.get(COOKIE)
+    except (AttributeError, RuntimeError):
+        return None
+
+
+def resolve_user(studio: Studio) -> tuple[User | None, str | None]:
+    """Return the signed-in user and their token, from this tab or the session cookie."""
+    token = st.session_state.get(TOKEN_KEY) or _cookie_token()
+    user = studio.accounts.session_user(token)
+    if user is None:
+        st.session_state.pop(TOKEN_KEY, None)
+        return None, None
+    st.session_state[TOKEN_KEY] = token
+    return user, token
+
+
+def sign_in(studio: Studio, username: str, password: str) -> User:
+    """Check the password, start a session, and ask the browser to keep it in a cookie."""
+    client = ""
+    try:
+        client = st.context.ip_address or ""
+    except (AttributeError, RuntimeError):
+        client = ""
+    signed = studio.accounts.sign_in(username, password, client=client)
+    st.session_state[TOKEN_KEY] = signed.token
+    st.session_state[HANDOFF_KEY] = studio.accounts.handoff_code(signed.token)
+    return signed.user
+
+
+def sign_out(studio: Studio) -> None:
+    """End the session on the server and drop the cookie."""
+    studio.accounts.end_session(st.session_state.get(TOKEN_KEY) or _cookie_token())
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+    st.session_state["signed_out"] = True
+
+
+def pending_cookie_redirect() -> str | None:
+    """Return the URL that sets the session cookie, once, right after sign-in."""
+    code = st.session_state.pop(HANDOFF_KEY, None)
+    return f"session/begin?code={code}" if code else None
+
+
+def choose_circle(circles: list[Circle]) -> Circle | None:
+    """Return the circle the person is looking at (remembered for this tab)."""
+    if not circles:
+        return None
+    wanted = st.session_state.get(CIRCLE_KEY)
+    for circle in circles:
+        if circle.id == wanted:
+            return circle
+    st.session_state[CIRCLE_KEY] = circles[0].id
+    return circles[0]

@@ -1,0 +1,96 @@
+"""Small widgets shared by pages: people's text shown safely, artwork images, panels."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from functools import lru_cache
+
+import streamlit as st
+
+from gallery_store import StudioError
+from gallery_store.models import Artwork
+from gallery_store.safety import CRISIS_MESSAGE, CrisisResource, load_crisis_resources
+from gallery_store.text import escape_markdown, html_attr, html_text
+
+__all__ = [
+    "artwork_image",
+    "browser_redirect",
+    "crisis_panel",
+    "guarded",
+    "show_text",
+]
+
+log = logging.getLogger("kindred")
+
+
+def show_text(text: str, *, caption: bool = False) -> None:
+    """Show a person's words as plain text: no links, HTML or formatting take effect."""
+    if not text:
+        return
+    if caption:
+        st.caption(escape_markdown(text))
+    else:
+        st.markdown(escape_markdown(text))
+
+
+def artwork_image(artwork: Artwork, variant: str = "thumb", *, note: str = "") -> None:
+    """Show an artwork with its alt text on the <img> itself."""
+    width, height = (
+        (artwork.thumb_width, artwork.thumb_height) if variant != "full" else (artwork.width,
+                                                                             artwork.height)
+    )
+    alt = artwork.alt_text if variant != "blur" else (
+        f"Blurred artwork with a content warning: {artwork.content_warning or ''}"
+    )
+    caption = f"<figcaption>{html_text(note)}</figcaption>" if note else ""
+    st.html(
+        f'<figure class="kc-art" style="margin:0">'
+        f'<img src="art/{html_attr(artwork.id)}/{variant}" alt="{html_attr(alt)}" '
+        f'width="{int(width)}" height="{int(height)}" loading="lazy" '
+        f'style="width:100%;height:auto;border-radius:8px;background:#eee6da"/>'
+        f"{caption}</figure>"
+    )
+
+
+def browser_redirect(url: str) -> None:
+    """Send the browser to a same-site URL (used once, to set the session cookie)."""
+    st.html(
+        f"<script>window.location.replace({json.dumps(url)});</script>",
+        unsafe_allow_javascript=True,
+    )
+
+
+@lru_cache(maxsize=4)
+def _resources(path: str | None) -> tuple[CrisisResource, ...]:
+    from pathlib import Path
+
+    return load_crisis_resources(Path(path) if path else None)
+
+
+def crisis_panel(resources_file: str | None = None) -> None:
+    """Show calm words and crisis resources at once."""
+    with st.container(border=True):
+        st.markdown("#### You don't have to carry this alone")
+        st.markdown(escape_markdown(CRISIS_MESSAGE))
+        for resource in _resources(resources_file):
+            line = f"**{escape_markdown(resource.name)}** — {escape_markdown(resource.contact)}"
+            if resource.region:
+                line += f" · {escape_markdown(resource.region)}"
+            st.markdown(line)
+            if resource.description:
+                st.caption(escape_markdown(resource.description))
+        st.caption("What you wrote was saved. Your facilitator will see that you may need support.")
+
+
+def guarded(action: Callable[[], object], *, success: str | None = None) -> object | None:
+    """Run a service call; show a kind message instead of an error page when it is refused."""
+    try:
+        result = action()
+    except StudioError as exc:
+        st.error(exc.message)
+        return None
+    if success:
+        st.success(success)
+    return result
