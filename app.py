@@ -10,14 +10,14 @@ import streamlit as st
 from gallery_store import StudioError
 from gallery_store.models import ROLE_THERAPIST
 from pages import (
-    account,
     circle,
-    gallery,
-    insights,
-    journal,
+    circle_gallery,
+    circle_insights,
     moderation,
+    my_account,
+    my_journal,
     prompt_library,
-    today,
+    todays_prompt,
     welcome,
 )
 from ui.context import Context, choose_circle, get_studio, pending_cookie_redirect, resolve_user
@@ -38,9 +38,11 @@ def _pages_for(ctx: Context) -> dict[str, list[st.Page]]:
     facilitated = studio.circles.facilitated(ctx.user)
     is_therapist = ctx.user.role == ROLE_THERAPIST
     making = [
-        page(today, "Today", "today", ":material/palette:", default=not is_therapist),
-        page(gallery, "Gallery", "gallery", ":material/photo_library:", default=is_therapist),
-        page(journal, "Journal", "journal", ":material/auto_stories:"),
+        page(todays_prompt, "Today", "today", ":material/palette:", default=not is_therapist),
+        page(
+            circle_gallery, "Gallery", "gallery", ":material/photo_library:", default=is_therapist
+        ),
+        page(my_journal, "Journal", "journal", ":material/auto_stories:"),
     ]
     sections = {"Make and share": making}
     if is_therapist:
@@ -48,14 +50,14 @@ def _pages_for(ctx: Context) -> dict[str, list[st.Page]]:
             page(circle, "Circles", "circles", ":material/groups:"),
             page(prompt_library, "Prompt library", "prompts", ":material/library_books:"),
             page(moderation, "Care queue", "care", ":material/volunteer_activism:"),
-            page(insights, "Insights", "insights", ":material/insights:"),
+            page(circle_insights, "Insights", "insights", ":material/insights:"),
         ]
     elif facilitated:
         sections["Facilitate"] = [
             page(circle, "Circle", "circles", ":material/groups:"),
             page(moderation, "Care queue", "care", ":material/volunteer_activism:"),
         ]
-    sections["You"] = [page(account, "Account", "account", ":material/person:")]
+    sections["You"] = [page(my_account, "Account", "account", ":material/person:")]
     return sections
 
 
@@ -92,11 +94,25 @@ def run() -> None:
 
     if user is None:
         if studio.accounts.needs_setup():
-            pages = [st.Page(partial(welcome.render_setup, studio), title="Set up",
-                             url_path="setup", icon=":material/key:", default=True)]
+            pages = [
+                st.Page(
+                    partial(welcome.render_setup, studio),
+                    title="Set up",
+                    url_path="setup",
+                    icon=":material/key:",
+                    default=True,
+                )
+            ]
         else:
-            pages = [st.Page(partial(welcome.render, studio), title="Welcome",
-                             url_path="welcome", icon=":material/waving_hand:", default=True)]
+            pages = [
+                st.Page(
+                    partial(welcome.render, studio),
+                    title="Welcome",
+                    url_path="sign-in",
+                    icon=":material/waving_hand:",
+                    default=True,
+                )
+            ]
         current = st.navigation(pages, position="hidden")
     else:
         circles = studio.circles.for_user(user)

@@ -282,7 +282,7 @@ class Accounts:
 
     def session_user(self, token: str | None) -> User | None:
         """Return the signed-in user for a session token, or None if it has ended."""
-        if not token:
+        if not token or not isinstance(token, str):
             return None
         now = self.studio.now()
         with self.store.reading():
@@ -349,7 +349,7 @@ class Accounts:
             return None
         return entry[0]
 
-    # -- account care --------------------------------------------------------------------------------
+    # -- account care ------------------------------------------------------------------------
 
     def get(self, actor: User, user_id: str) -> User:
         """Return a person's account as the actor may see it."""
@@ -404,7 +404,9 @@ class Accounts:
         if target is None:
             raise NotFound()
         mine = {
-            m["circle_id"] for m in self.memberships.by("user", actor.id) if m["role"] == FACILITATOR
+            m["circle_id"]
+            for m in self.memberships.by("user", actor.id)
+            if m["role"] == FACILITATOR
         }
         if not any(m["circle_id"] in mine for m in self.memberships.by("user", user_id)):
             raise PermissionDenied("That person isn't in a circle you run.")

@@ -15,7 +15,7 @@ from .text import clean_text
 if TYPE_CHECKING:
     from .studio import Studio
 
-__all__ = ["CAPTION_LIMIT", "ALT_TEXT_LIMIT", "WARNING_LIMIT", "Artworks", "GalleryPage"]
+__all__ = ["ALT_TEXT_LIMIT", "CAPTION_LIMIT", "WARNING_LIMIT", "Artworks", "GalleryPage"]
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +190,9 @@ class Artworks:
             role = self.policy.member(actor, circle_id)["role"]
             if mine:
                 source: Iterator[dict] = (
-                    r for r in self.artworks.newest_by("user", actor.id) if r["circle_id"] == circle_id
+                    r
+                    for r in self.artworks.newest_by("user", actor.id)
+                    if r["circle_id"] == circle_id
                 )
             elif prompt_id is not None:
                 source = (

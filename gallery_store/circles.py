@@ -63,8 +63,9 @@ class Circles:
         allow_deep: bool = False,
     ) -> Circle:
         """Create a circle run by the acting therapist."""
-        clean_name = clean_text(name, field="circle name", max_length=60, required=True,
-                                multiline=False)
+        clean_name = clean_text(
+            name, field="circle name", max_length=60, required=True, multiline=False
+        )
         check_timezone(timezone)
         with self.store.transaction():
             self.policy.therapist(actor)
@@ -128,8 +129,9 @@ class Circles:
         """Change a circle's name, time zone, themes or whether deep prompts are allowed."""
         changes: dict = {}
         if name is not None:
-            changes["name"] = clean_text(name, field="circle name", max_length=60,
-                                         required=True, multiline=False)
+            changes["name"] = clean_text(
+                name, field="circle name", max_length=60, required=True, multiline=False
+            )
         if timezone is not None:
             changes["timezone"] = check_timezone(timezone)
         if themes is not None:

@@ -75,11 +75,9 @@ class Comments:
         with self.store.reading():
             artwork = self.studio.artworks._readable(actor, artwork_id)
             role = self.policy.member(actor, artwork["circle_id"])["role"]
-            # Sorted by when each was posted: an index lists a record again after an edit.
-            records = sorted(self.comments.by("artwork", artwork_id), key=lambda r: r["seq"])
             return [
                 Comment.from_record(record)
-                for record in records
+                for record in self.comments.by("artwork", artwork_id)
                 if self._visible_to(record, actor.id, role)
             ]
 

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 __all__ = [
-    "StudioError",
-    "StoreUnavailable",
-    "StoreCorrupt",
-    "SaveFailed",
-    "UploadRejected",
-    "PermissionDenied",
     "AuthenticationFailed",
-    "ValidationError",
-    "NotFound",
     "Conflict",
+    "NotFound",
+    "PermissionDenied",
+    "SaveFailed",
+    "StoreCorrupt",
+    "StoreUnavailable",
+    "StudioError",
     "TooManyAttempts",
+    "UploadRejected",
+    "ValidationError",
 ]
 
 
@@ -85,7 +85,7 @@ class TooManyAttempts(StudioError):
 
     def __init__(self, retry_after: float) -> None:
         self.retry_after = retry_after
-        seconds = max(1, int(round(retry_after)))
+        seconds = max(1, round(retry_after))
         super().__init__(
             f"Too many sign-in attempts. Please wait {seconds} second"
             f"{'s' if seconds != 1 else ''} and try again."

@@ -77,17 +77,22 @@ class Exports:
             user = self.policy.active(actor)
             artworks = [_public(a) for a in c("artworks").by("user", actor.id)]
             mine = {a["id"] for a in artworks}
-            on_my_art = [
-                _public(r) for aid in mine for r in c("comments").by("artwork", aid)
-            ]
+            on_my_art = [_public(r) for aid in mine for r in c("comments").by("artwork", aid)]
             reactions_on_my_art = [
-                {"artwork_id": r["artwork_id"], "reaction": r["kind"],
-                 "from": (c("users").get(r["user_id"]) or {}).get("display_name", "someone")}
-                for aid in mine for r in c("reactions").by("artwork", aid)
+                {
+                    "artwork_id": r["artwork_id"],
+                    "reaction": r["kind"],
+                    "from": (c("users").get(r["user_id"]) or {}).get("display_name", "someone"),
+                }
+                for aid in mine
+                for r in c("reactions").by("artwork", aid)
             ]
             circles = [
-                {"name": (c("circles").get(m["circle_id"]) or {}).get("name", ""),
-                 "role": m["role"], "joined_at": m.get("joined_at")}
+                {
+                    "name": (c("circles").get(m["circle_id"]) or {}).get("name", ""),
+                    "role": m["role"],
+                    "joined_at": m.get("joined_at"),
+                }
                 for m in c("memberships").by("user", actor.id)
             ]
             return {
@@ -116,8 +121,11 @@ class Exports:
                     try:
                         path = self.studio.media.path(name)
                         # write() streams from the file: one image in memory at a time.
-                        archive.write(path, f"artworks/{artwork['id']}{path.suffix}",
-                                      compress_type=zipfile.ZIP_STORED)
+                        archive.write(
+                            path,
+                            f"artworks/{artwork['id']}{path.suffix}",
+                            compress_type=zipfile.ZIP_STORED,
+                        )
                         artwork["file"] = f"artworks/{artwork['id']}{path.suffix}"
                     except (OSError, NotFound):
                         artwork["file"] = None
@@ -160,8 +168,11 @@ class Exports:
         if not self.studio.accounts.passwords.verify(record["password_hash"], password or ""):
             raise AuthenticationFailed("That password doesn't match, so nothing was deleted.")
         if record["role"] == ROLE_THERAPIST:
-            others = [u for u in self.store.collection("users").all()
-                      if u["role"] == ROLE_THERAPIST and u["id"] != actor.id]
+            others = [
+                u
+                for u in self.store.collection("users").all()
+                if u["role"] == ROLE_THERAPIST and u["id"] != actor.id
+            ]
             if not others:
                 raise PermissionDenied(
                     "You're the studio's only therapist. Please hand over to another therapist "
@@ -199,7 +210,8 @@ class Exports:
             self.policy.facilitator(actor, circle_id, therapist_only=True)
             circle = c("circles").get(circle_id)
             chosen = [
-                dict(a) for a in c("artworks").by("circle", circle_id)
+                dict(a)
+                for a in c("artworks").by("circle", circle_id)
                 if a.get("exhibit_opt_in") and a.get("status") == "visible"
             ]
         destination.parent.mkdir(parents=True, exist_ok=True)
@@ -209,12 +221,15 @@ class Exports:
                 artwork["file"] = f"artworks/{artwork['id']}{path.suffix}"
                 archive.write(path, artwork["file"])
             catalogue = [
-                {"artist": a["artist_name"], "caption": a["caption"], "alt_text": a["alt_text"],
-                 "file": a["file"]}
+                {
+                    "artist": a["artist_name"],
+                    "caption": a["caption"],
+                    "alt_text": a["alt_text"],
+                    "file": a["file"],
+                }
                 for a in chosen
             ]
-            archive.writestr("catalogue.json", json.dumps(catalogue, indent=2,
-                                                          ensure_ascii=False))
+            archive.writestr("catalogue.json", json.dumps(catalogue, indent=2, ensure_ascii=False))
             archive.writestr("index.html", _exhibition_html(circle["name"], catalogue))
         return len(chosen)
 
@@ -248,9 +263,13 @@ def _index_html(data: dict) -> str:
             parts.append(f"<img src='{_text(artwork['file'])}' alt='{_text(artwork['alt_text'])}'>")
         parts.append(f"<p>{_text(artwork.get('caption'))}</p>")
         if artwork.get("content_warning"):
-            parts.append(f"<p class='muted'>Content warning: {_text(artwork['content_warning'])}</p>")
-        parts.append(f"<p class='muted'>Alt text: {_text(artwork.get('alt_text'))} · "
-                     f"shared {_text(artwork.get('created_at'))}</p>")
+            parts.append(
+                f"<p class='muted'>Content warning: {_text(artwork['content_warning'])}</p>"
+            )
+        parts.append(
+            f"<p class='muted'>Alt text: {_text(artwork.get('alt_text'))} · "
+            f"shared {_text(artwork.get('created_at'))}</p>"
+        )
         for comment in comments.get(artwork["id"], []):
             parts.append(f"<p><b>{_text(comment['author_name'])}</b>: {_text(comment['text'])}</p>")
         parts.append("</section>")
@@ -263,12 +282,16 @@ def _index_html(data: dict) -> str:
         )
     parts.append("<h2>Mood check-ins</h2><ul>")
     for mood in data["moods"]:
-        parts.append(f"<li>{_text(mood.get('created_at'))}: {_text(mood.get('moment'))} "
-                     f"{_text(mood.get('score'))}/5</li>")
+        parts.append(
+            f"<li>{_text(mood.get('created_at'))}: {_text(mood.get('moment'))} "
+            f"{_text(mood.get('score'))}/5</li>"
+        )
     parts.append("</ul><h2>My comments</h2>")
     for comment in data["my_comments"]:
-        parts.append(f"<p>{_text(comment['text'])} <span class='muted'>"
-                     f"{_text(comment.get('created_at'))}</span></p>")
+        parts.append(
+            f"<p>{_text(comment['text'])} <span class='muted'>"
+            f"{_text(comment.get('created_at'))}</span></p>"
+        )
     parts.append("</body></html>")
     return "".join(parts)
 

@@ -90,12 +90,6 @@ class QueueItem:
     reporter_names: tuple[str, ...] = ()  # only therapists running the circle see who reported
 
 
-def _posted(record: dict) -> int:
-    """Return a record's place in the order things were stored."""
-    # An index lists a record again after each update, so its order is not posting order.
-    return record.get("seq", 0)
-
-
 class Moderation:
     """Look after the circle: flags, reports, the queue, notices and the audit log."""
 
@@ -443,8 +437,7 @@ class Moderation:
         """Return the actor's notices, newest first."""
         with self.store.reading():
             self.policy.active(actor)
-            records = sorted(self.notices_.by("user", actor.id), key=_posted, reverse=True)
-            return [Notice.from_record(r) for r in records]
+            return [Notice.from_record(r) for r in self.notices_.newest_by("user", actor.id)]
 
     def mark_notices_read(self, actor: User) -> None:
         """Mark all of the actor's notices as read."""
@@ -484,8 +477,7 @@ class Moderation:
         """Return who did what, when and why in a circle, newest first (its therapists)."""
         with self.store.reading():
             self.policy.facilitator(actor, circle_id, therapist_only=True)
-            records = sorted(self.audit.by("circle", circle_id), key=_posted, reverse=True)
-            return [AuditEntry.from_record(r) for r in records]
+            return [AuditEntry.from_record(r) for r in self.audit.newest_by("circle", circle_id)]
 
     def unanswered(self, actor: User, circle_id: str, hours: float = 48) -> list[Artwork]:
         """Return visible artworks no one else has responded to in ``hours``, oldest first."""
@@ -493,7 +485,7 @@ class Moderation:
             self.policy.facilitator(actor, circle_id, therapist_only=True)
             cutoff = self.studio.now() - timedelta(hours=hours)
             waiting = []
-            for record in sorted(self.artworks.by("circle", circle_id), key=_posted):
+            for record in self.artworks.by("circle", circle_id):
                 if record.get("status", "visible") != "visible":
                     continue
                 created = parse_time(record.get("created_at"))

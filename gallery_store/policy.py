@@ -14,7 +14,7 @@ from .models import ROLE_THERAPIST, User
 if TYPE_CHECKING:
     from .studio import Studio
 
-__all__ = ["FACILITATOR", "COFACILITATOR", "PARTICIPANT", "Policy"]
+__all__ = ["COFACILITATOR", "FACILITATOR", "PARTICIPANT", "Policy"]
 
 FACILITATOR = "facilitator"  # a therapist who runs the circle
 COFACILITATOR = "cofacilitator"  # a participant trusted with moderation and invites

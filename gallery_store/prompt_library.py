@@ -114,8 +114,13 @@ class PromptLibrary:
         with self.store.transaction():
             for spec in starter_prompts():
                 self.prompts.insert(
-                    {**spec.to_dict(), "retired": False, "source": "starter", "history": [],
-                     "updated_at": now}
+                    {
+                        **spec.to_dict(),
+                        "retired": False,
+                        "source": "starter",
+                        "history": [],
+                        "updated_at": now,
+                    }
                 )
 
     # -- reading ---------------------------------------------------------------------------------
@@ -184,8 +189,14 @@ class PromptLibrary:
             if self.prompts.by("slug", spec.slug):
                 raise ValidationError("A prompt with that short name already exists.")
             record = self.prompts.insert(
-                {**spec.to_dict(), "retired": False, "source": "therapist", "history": [],
-                 "updated_at": self.studio.now().isoformat(), "updated_by": actor.id}
+                {
+                    **spec.to_dict(),
+                    "retired": False,
+                    "source": "therapist",
+                    "history": [],
+                    "updated_at": self.studio.now().isoformat(),
+                    "updated_by": actor.id,
+                }
             )
             return Prompt.from_record(record)
 
@@ -211,8 +222,11 @@ class PromptLibrary:
                 {**current, "changed_at": self.studio.now().isoformat(), "changed_by": actor.id},
             ]
             updated = self.prompts.update(
-                prompt_id, **spec.to_dict(), history=history,
-                updated_at=self.studio.now().isoformat(), updated_by=actor.id,
+                prompt_id,
+                **spec.to_dict(),
+                history=history,
+                updated_at=self.studio.now().isoformat(),
+                updated_by=actor.id,
             )
             return Prompt.from_record(updated)
 
@@ -239,8 +253,14 @@ class PromptLibrary:
                 existing = self.prompts.by("slug", spec.slug)
                 if not existing:
                     self.prompts.insert(
-                        {**spec.to_dict(), "retired": False, "source": "import", "history": [],
-                         "updated_at": now, "updated_by": actor.id}
+                        {
+                            **spec.to_dict(),
+                            "retired": False,
+                            "source": "import",
+                            "history": [],
+                            "updated_at": now,
+                            "updated_by": actor.id,
+                        }
                     )
                     added.append(spec.slug)
                     continue
@@ -252,8 +272,13 @@ class PromptLibrary:
                     *record.get("history", []),
                     {**_spec_of(record), "changed_at": now, "changed_by": actor.id},
                 ]
-                self.prompts.update(record["id"], **spec.to_dict(), history=history,
-                                    updated_at=now, updated_by=actor.id)
+                self.prompts.update(
+                    record["id"],
+                    **spec.to_dict(),
+                    history=history,
+                    updated_at=now,
+                    updated_by=actor.id,
+                )
                 changed.append(spec.slug)
         return ImportReport(tuple(added), tuple(changed), tuple(unchanged))
 
@@ -264,8 +289,12 @@ class PromptLibrary:
         prompts = self.library(actor, theme=theme)
         specs = [_as_spec(_spec_of(self.prompts.get(p.id)), p.title) for p in prompts]
         specs = [s for s in specs if s.themes[0] == theme]
-        return dump_deck(theme, f"Kindred Canvas prompts: {THEME_TITLES[theme]}",
-                         "Exported from Kindred Canvas.", specs)
+        return dump_deck(
+            theme,
+            f"Kindred Canvas prompts: {THEME_TITLES[theme]}",
+            "Exported from Kindred Canvas.",
+            specs,
+        )
 
     # -- schedules and today's prompt --------------------------------------------------------------
 
@@ -277,8 +306,12 @@ class PromptLibrary:
 
     def _pool(self, circle: Circle) -> tuple[str, ...]:
         entries = [
-            (r["id"], tuple(r.get("themes", ())), r.get("intensity", "gentle"),
-             bool(r.get("retired")))
+            (
+                r["id"],
+                tuple(r.get("themes", ())),
+                r.get("intensity", "gentle"),
+                bool(r.get("retired")),
+            )
             for r in self.prompts.all()
             if r.get("intensity") in INTENSITIES
         ]
@@ -289,12 +322,22 @@ class PromptLibrary:
         pins, series, skips = [], [], set()
         for record in self.schedules.by("circle", circle_id):
             if record["kind"] == "pin":
-                pins.append(Pin(date.fromisoformat(record["start"]),
-                                date.fromisoformat(record["end"]), record["prompt_id"]))
+                pins.append(
+                    Pin(
+                        date.fromisoformat(record["start"]),
+                        date.fromisoformat(record["end"]),
+                        record["prompt_id"],
+                    )
+                )
             elif record["kind"] == "series":
-                series.append(Series(date.fromisoformat(record["start"]),
-                                     tuple(record["prompt_ids"]), record["every_days"],
-                                     record.get("title", "")))
+                series.append(
+                    Series(
+                        date.fromisoformat(record["start"]),
+                        tuple(record["prompt_ids"]),
+                        record["every_days"],
+                        record.get("title", ""),
+                    )
+                )
             elif record["kind"] == "skip":
                 skips.add(date.fromisoformat(record["day"]))
         return Schedule(tuple(pins), tuple(series), frozenset(skips))
@@ -348,43 +391,73 @@ class PromptLibrary:
             self.policy.member(actor, circle_id)
             circle = self._circle(circle_id)
             since = (self.studio.now() - timedelta(days=RECENT_DAYS)).isoformat()
-            recent = {r.get("prompt_id") for r in self.artworks.by("user", actor.id)
-                      if r.get("created_at", "") >= since and r.get("prompt_id")}
+            recent = {
+                r.get("prompt_id")
+                for r in self.artworks.by("user", actor.id)
+                if r.get("created_at", "") >= since and r.get("prompt_id")
+            }
             draws = [r for r in self.draws.by("user", actor.id) if r["at"] >= since]
             recent |= {r["prompt_id"] for r in draws}
             seed = f"{actor.id}:{circle.id}:{len(draws)}"
             chosen = another_prompt(self._pool(circle), recent, seed, exclude)
             if chosen is None:
                 return None
-            self.draws.insert({"user_id": actor.id, "circle_id": circle.id,
-                               "prompt_id": chosen, "at": self.studio.now().isoformat()})
+            self.draws.insert(
+                {
+                    "user_id": actor.id,
+                    "circle_id": circle.id,
+                    "prompt_id": chosen,
+                    "at": self.studio.now().isoformat(),
+                }
+            )
             return self.find(chosen)
 
     def _plan_entry(self, actor: User, circle_id: str, record: dict) -> None:
         with self.store.transaction():
             self.policy.facilitator(actor, circle_id, therapist_only=False)
             self.policy.writable_circle(circle_id)
-            self.schedules.insert({"circle_id": circle_id, **record,
-                                   "created_by": actor.id,
-                                   "created_at": self.studio.now().isoformat()})
+            self.schedules.insert(
+                {
+                    "circle_id": circle_id,
+                    **record,
+                    "created_by": actor.id,
+                    "created_at": self.studio.now().isoformat(),
+                }
+            )
 
-    def pin(self, actor: User, circle_id: str, prompt_id: str, start: date,
-            end: date | None = None) -> None:
+    def pin(
+        self, actor: User, circle_id: str, prompt_id: str, start: date, end: date | None = None
+    ) -> None:
         """Show a prompt on a day, or every day of a range."""
         end = end or start
         if end < start:
             raise ValidationError("The range ends before it starts.")
         if prompt_id not in self.prompts:
             raise NotFound("That prompt isn't in the library.")
-        self._plan_entry(actor, circle_id, {"kind": "pin", "start": start.isoformat(),
-                                            "end": end.isoformat(), "prompt_id": prompt_id})
+        self._plan_entry(
+            actor,
+            circle_id,
+            {
+                "kind": "pin",
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "prompt_id": prompt_id,
+            },
+        )
 
     def skip(self, actor: User, circle_id: str, day: date) -> None:
         """Skip the rotation's prompt on a day (the next one comes instead)."""
         self._plan_entry(actor, circle_id, {"kind": "skip", "day": day.isoformat()})
 
-    def queue_series(self, actor: User, circle_id: str, prompt_ids: list[str], start: date,
-                     every_days: int = 7, title: str = "") -> None:
+    def queue_series(
+        self,
+        actor: User,
+        circle_id: str,
+        prompt_ids: list[str],
+        start: date,
+        every_days: int = 7,
+        title: str = "",
+    ) -> None:
         """Queue an arc of prompts, each shown for ``every_days`` days from ``start``."""
         if not prompt_ids:
             raise ValidationError("Choose at least one prompt for the series.")
@@ -392,10 +465,17 @@ class PromptLibrary:
             raise NotFound("A prompt in that series isn't in the library.")
         if not 1 <= int(every_days) <= 28:
             raise ValidationError("Each prompt can run from 1 to 28 days.")
-        self._plan_entry(actor, circle_id, {"kind": "series", "start": start.isoformat(),
-                                            "prompt_ids": list(prompt_ids),
-                                            "every_days": int(every_days),
-                                            "title": title[:80]})
+        self._plan_entry(
+            actor,
+            circle_id,
+            {
+                "kind": "series",
+                "start": start.isoformat(),
+                "prompt_ids": list(prompt_ids),
+                "every_days": int(every_days),
+                "title": title[:80],
+            },
+        )
 
     def plan_entries(self, actor: User, circle_id: str) -> list[dict]:
         """Return a circle's pins, series and skips (with ids, to remove one)."""
@@ -422,9 +502,13 @@ class PromptLibrary:
             for circle_id in self.policy.facilitated_circle_ids(actor, therapist_only=True):
                 circle = self._circle(circle_id)
                 today = local_day(self.studio.now(), circle.timezone)
-                for _day, choice in upcoming(today - timedelta(days=days), days,
-                                             self._pool(circle), circle.id,
-                                             self.schedule(circle.id)):
+                for _day, choice in upcoming(
+                    today - timedelta(days=days),
+                    days,
+                    self._pool(circle),
+                    circle.id,
+                    self.schedule(circle.id),
+                ):
                     if choice:
                         shown[choice.prompt_id] += 1
                 for record in self.artworks.by("circle", circle_id):

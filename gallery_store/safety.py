@@ -19,6 +19,14 @@ Choices on purpose:
   flagged unless it uses the words above: carers and nurses talk about such things at work.
 - A gentle nudge is not shown when the words describe the commenter's own feelings ("I felt
   ugly inside", "I'm not good at hands either"): that is the kind of sharing we ask for.
+
+How well it works. On ``tests/data/crisis_examples.toml`` (273 crisis, 264 not) recall is 1.0
+and precision 0.99 (3 false alarms), but that is in-sample: the list was tuned on it. The honest
+figure comes from five rounds of fresh phrasings, each measured before the list was touched
+again: it caught 22/35, 21/35, 25/40, 31/40 and 30/40 crisis phrasings on first sight (60-78%),
+with at most one false alarm per round outside the policy above. A phrase list cannot read
+context ("I'm ready to go, I've made my peace"), so a flag is a reason to check in and the
+absence of one is never an all-clear: facilitators still read their circle.
 """
 
 from __future__ import annotations
@@ -88,7 +96,7 @@ class CrisisResource:
     url: str = ""
 
 
-# --- Normalizing --------------------------------------------------------------------------------
+# --- Normalizing ------------------------------------------------------------------------------
 
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "‛": "'", "ʼ": "'", "`": "'", "´": "'", "′": "'"})
 # Digits and symbols people use for letters to get past filters ("k1ll", "$uicide"). "1" and
@@ -149,7 +157,7 @@ def _variants(text: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(readings))
 
 
-# --- Crisis language ----------------------------------------------------------------------------
+# --- Crisis language --------------------------------------------------------------------------
 
 # Shared pieces, in normalized form (no apostrophes: "dont", "im", "cant", "wont").
 _ME = r"(?:myself|my self|meself|me self)"
@@ -219,10 +227,18 @@ _CRISIS_PHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
             r"\bnoose\b|\b(?:the|a|my) rope (?:is )?(?:ready|tied)\b",
             r"\b(?:drive|driving|crash|crashing|steer|steering) (?:my car )?(?:into|off) (?:a|the) "
             r"(?:wall|tree|bridge|cliff|river|lorry|truck|oncoming traffic)\b",
-            r"\b(?:thinking|thought|think|dream|dreaming|fantasi[sz]\w*|obsess\w*|imagin\w*|"
-            r"pictur\w*) (?:a lot |so "
-            r"much )?(?:about |of )?(?:dying|being dead|not being here|not existing|ending it|"
-            r"ending my life|killing myself|my own death|my funeral|my own funeral)\b",
+            r"\b(?:thinking|thought|thoughts|think|dream|dreaming|fantasi[sz]\w*|obsess\w*|"
+            r"imagin\w*|pictur\w*) (?:a lot |so much )?(?:about |of )?(?:dying|being dead|"
+            r"not being here|not existing|ending it|ending my life|killing myself|my own death|"
+            r"my funeral|my own funeral|overdosing)\b",
+            # "looking at the pills and thinking about taking them all", within one clause.
+            r"\b(?:pills|meds|tablets|painkillers)\b[^.]{0,60}\b(?:tak(?:e|ing)|swallow\w*) "
+            r"(?:them all|all of them)\b",
+            r"\b(?:going to|gonna|might|will|about to|afraid ill|scared ill|worried ill|ill) do "
+            rf"something (?:stupid|drastic|permanent)(?: (?:tonight|today|to myself)\b|{_END})",
+            r"\b(?:im not|i am not|i dont feel|i do not feel|not feeling) safe(?: (?:right now|"
+            r"tonight|at the moment|anymore|with myself|from myself|at home|around myself)\b|"
+            rf"{_END})",
             r"\brather be dead\b",
             # "I'd rather die" is hyperbole before "than sing karaoke", not before "than feel this".
             r"\b(?:id|i would) (?:much )?rather (?:just )?die\b(?! than (?!(?:keep|go on|live|"
@@ -247,6 +263,7 @@ _CRISIS_PHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
             rf"scratching|punching|punishing|starving) {_ME}\b",
             r"\bsh (?:urges?|again|thoughts|scars?|relapse)\b",
             r"\bcutting (?:is|was) the only (?:thing|way)\b",
+            # Starving is self-harm too; days without food is worth a gentle check-in either way.
             r"\b(?:havent|have not|hadnt|not) eaten (?:in|for) (?:days|a week|weeks)\b",
             r"\b(?:cutting|self harm|hurting myself|burning myself) (?:makes|made|helps|helped) me "
             r"(?:feel|cope|calm)\b",
@@ -260,8 +277,9 @@ _CRISIS_PHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
             r"(?=(?: \.|$| (?:again|so bad|badly|tonight|deeper)\b))",
             r"\b(?:want|wanna|wanted|wanting|going|gonna|urges?|need|needed|tempted|plan|planning|"
             r"thinking (?:about|of)|thought (?:about|of)|stop myself from|trying not to|"
-            r"keep wanting|trying to not|try not to) (?:to )?(?:hurt|hurting|harm|harming|cut|"
-            rf"cutting|burn|burning|punish|punishing|scratch|scratching|hit|hitting) {_ME}\b",
+            r"keep wanting|trying to not|try not to|ill|i will|i might|i may) (?:to )?"
+            r"(?:hurt|hurting|harm|harming|cut|cutting|burn|burning|punish|punishing|scratch|"
+            rf"scratching|hit|hitting) {_ME}\b",
             r"\b(?:hurt|hurting|harm|harming|cut|cutting|burn|burning|burned|burnt|hit|hitting|"
             rf"scratch|scratching|punish|punishing) {_ME} (?:again|on purpose|deliberately|"
             r"intentionally|to feel|to cope|so i can feel|to make it stop)\b",
@@ -296,7 +314,8 @@ _CRISIS_PHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
             r"abroad|far|close|under|forever)\b)",
             rf"\b{_NEG} (?:want|wanna)(?: to)? be (?:here|around) {_SOON}\b",
             rf"\b{_NEG} (?:want|wanna)(?: to)? be here{_END}",
-            r"\b(?:not sure|unsure|dont know if|dont know whether|wonder if|no longer sure) (?:i )?"
+            r"\b(?:not sure|unsure|dont know if|dont know whether|wonder if|no longer sure|"
+            r"dont think|do not think) (?:i )?"
             r"(?:want|wanna)(?: to)? (?:be alive|live|exist|keep living|stay alive)\b"
             r"(?! (?:in|with|near|there|here|at|on|by|alone|somewhere|anywhere|together|next|"
             r"abroad|far|close|under|forever)\b)",
@@ -316,7 +335,8 @@ _CRISIS_PHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
             r"(?:would|d) be (?:easier|better|happier|fine)\b",
             r"\bhow (?:much )?longer i can (?:go on|keep going|keep living|do this|take this|"
             r"hold on)\b",
-            r"\b(?:better|easier|happier|fine|okay|ok) (?:off )?(?:if|when|once) (?:i|im) "
+            r"\b(?:better|easier|happier|fine|okay|ok) (?:off )?(?:for (?:everyone|everybody|them|"
+            r"my family|you all|all) )?(?:if|when|once) (?:i|im) "
             r"(?:gone|dead|not here|not around|died|disappeared|didnt exist|never existed|"
             r"(?:was|were|am) (?:gone|dead|not here|not around|never born)|"
             r"(?:wasnt|werent|was not|were not) (?:here|around|alive|born))\b",
@@ -334,7 +354,7 @@ _CRISIS_PHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
             r"\b(?:life|lifes|my life|living) (?:is |s )?(?:not|no longer|isnt|aint|hardly|never) "
             r"worth\b",
             r"\b(?:tired|sick|done|exhausted) (?:of|with) (?:living|being alive|life|existing|"
-            r"this life|my life)\b(?! (?:in|out|on|at|with|from|like|admin|insurance|lessons?|"
+            r"this life|my life)\b(?! (?:in|out|on|at|with|from|admin|insurance|lessons?|"
             r"drawing|skills?|stuff|chores|coaching|hacks?|paycheck|here|there)\b)",
             r"\bdone living\b",
             r"\b(?:no|cant see (?:a|any)|dont see (?:a|any)|cannot see (?:a|any)) (?:other )?way "
@@ -345,9 +365,11 @@ _CRISIS_PHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
             r"\b(?:nobody|no one|noone|no body) (?:would|will|is going to|gonna)(?: even| really)? "
             r"(?:miss me|care if i (?:died|was gone|were gone|disappeared|was dead)|notice if i "
             r"(?:died|was gone|were gone|disappeared|was dead|wasnt here))\b",
-            r"\bif i (?:died|disappeared|was gone|were gone|was dead|wasnt here|wasnt around)"
-            r"(?: tomorrow| today| tonight)? (?:nobody|no one|noone|would anyone|anyone would|"
-            r"who would) (?:would |will )?(?:even )?(?:notice|care|miss me)\b",
+            # "if I died nobody would care", the same thought the other way round.
+            r"\bif (?:i|im) (?:died|disappeared|was gone|were gone|was dead|wasnt here|"
+            r"wasnt around|gone|dead)(?: tomorrow| today| tonight)? (?:nobody|no one|noone|"
+            r"would anyone|anyone would|who would) (?:would |will )?(?:even )?"
+            r"(?:notice|care|miss me)\b",
             r"\b(?:when|after|once) (?:im|i am) (?:gone|dead)\b",
             r"\b(?:want|wanna|wish|need|needed) (?:it all|everything|all of it|all of this|"
             r"this all|my life|life) (?:all )?to (?:end|stop|be over)\b",
@@ -374,11 +396,10 @@ _CRISIS_PHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
             r"\b(?:want|wanna|wanted) to (?:never|not) wake up\b",
             r"\b(?:dont|do not) (?:want|wanna)(?: to)? wake up(?: (?:anymore|any more|ever again|"
             rf"again|tomorrow)\b|{_END})",
-            r"\b(?:wish|wishing|wished|hope|hoping|pray|praying)(?: that)? (?:i|id) (?:could |"
-            r"would |will |would just |"
-            r"could just |just )?(?:die|be dead|was dead|were dead|didnt exist|wasnt alive|"
-            r"wasnt born|was never born|were never born|had never been born|hadnt been born|"
-            r"never existed|not wake up|never wake up)\b",
+            r"\b(?:wish|wishing|wished|hope|hoping|pray|praying)(?: that)? (?:i|id) "
+            r"(?:could |would |will |would just |could just |just )?(?:die|be dead|was dead|"
+            r"were dead|didnt exist|wasnt alive|wasnt born|was never born|were never born|"
+            r"had never been born|hadnt been born|never existed|not wake up|never wake up)\b",
             r"\b(?:im|i am|i feel like|i feel|feel like) (?:just |such )?(?:a )?(?:burden|"
             r"waste of space)(?: (?:to|on) (?:everyone|everybody|my family|them|you all|"
             r"the world|people))?\b",
@@ -407,7 +428,7 @@ def detect_crisis(text: str) -> CrisisMatch | None:
     return None
 
 
-# --- Gentle language ------------------------------------------------------------------------------
+# --- Gentle language --------------------------------------------------------------------------
 
 _NOTICE = "Try: “I notice … and it makes me feel …”"
 _WONDER = "Try: “I wonder what it was like to …”"
@@ -433,7 +454,12 @@ _GENTLE_RULES: tuple[tuple[str, str, str], ...] = (
         r"painted|gone|put|chosen|picked|kept|finished)\b",
         _WONDER,
     ),
-    ("why didn't you", r"\bwhy (?:didnt|did not|dont|do not|wouldnt|couldnt) you\b", _WONDER),
+    (
+        "why didn't you",
+        r"\bwhy (?:didnt|did not|dont|do not|wouldnt|couldnt) you\b|\bwhy would you (?:use|"
+        r"make|add|choose|pick|draw|paint|do)\b",
+        _WONDER,
+    ),
     (
         "you need to",
         r"\byou (?:need|have|ought|got) to (?:add|use|fix|work on|learn|practice|practise|change|"
@@ -456,16 +482,16 @@ _GENTLE_RULES: tuple[tuple[str, str, str], ...] = (
     (
         "bad",
         r"\b(?:is|looks?|looked|was|seems?|kind of|kinda|pretty|really|quite|a bit|bit|very|"
-        r"thats|its|so|too) bad\b|\bbad (?:drawing|painting|art|artwork|colou?rs?|choice|idea|"
-        r"composition|job|work|lines|technique|shading|proportions)\b",
+        r"thats|its|so|too|youre|you are|are) bad\b|\bbad (?:drawing|painting|art|artwork|"
+        r"colou?rs?|choice|idea|composition|job|work|lines|technique|shading|proportions)\b",
         _NOTICE,
     ),
     (
         "terrible",
         r"\b(?:is|looks?|looked|was|seems?|kind of|kinda|pretty|really|quite|a bit|very|so|"
-        r"thats|its) (?:terrible|awful|horrible|hideous)\b|\b(?:terrible|awful|horrible|hideous) "
-        r"(?:drawing|painting|art|artwork|colou?rs?|choice|idea|composition|job|work|lines|"
-        r"technique|shading)\b|\bhideous\b",
+        r"thats|its|youre|you are|are) (?:terrible|awful|horrible|hideous)\b|"
+        r"\b(?:terrible|awful|horrible|hideous) (?:drawing|painting|art|artwork|colou?rs?|choice|"
+        r"idea|composition|job|work|lines|technique|shading)\b|\bhideous\b",
         _NOTICE,
     ),
     (
@@ -475,8 +501,8 @@ _GENTLE_RULES: tuple[tuple[str, str, str], ...] = (
         "Try: “The loose, layered marks make me feel …”",
     ),
     ("boring", r"(?<!not )(?<!never )(?<!anything but )\b(?:boring|dull|meh)\b", _STAYS),
-    ("not good", r"\b(?:not|no) good\b|\bnot very good\b", _STAYS),
-    ("could be better", r"\bcould (?:be|have been|look) better\b", _STAYS),
+    ("not good", r"\b(?:not|no) good\b|\bnot very good\b|\bnot your best\b", _STAYS),
+    ("could be better", r"\bcould(?: be| have been|ve been| look) better\b", _STAYS),
     ("lazy", r"\b(?:lazy|amateur|amateurish|low effort)\b", _NOTICE),
     (
         "too dark",
@@ -534,7 +560,7 @@ def gentle_check(text: str) -> GentleNudge | None:
     return None
 
 
-# --- Measuring ----------------------------------------------------------------------------------
+# --- Measuring --------------------------------------------------------------------------------
 
 
 def evaluate(
@@ -572,7 +598,7 @@ def evaluate(
     }
 
 
-# --- Crisis resources ---------------------------------------------------------------------------
+# --- Crisis resources -------------------------------------------------------------------------
 
 _RESOURCE_FIELDS = ("name", "contact", "description", "region")
 

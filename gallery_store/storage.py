@@ -164,9 +164,30 @@ class Index:
         return [value]
 
     def add(self, record: dict) -> None:
-        """Index a record."""
+        """Index a record (records arrive in ``seq`` order, so appending keeps order)."""
         for key in self.keys_of(record):
             self._buckets.setdefault(key, {})[record["id"]] = None
+
+    def replace(self, old_keys: list[Any], record: dict, records: dict[str, dict]) -> None:
+        """Re-index an updated record without moving it in the order of its buckets."""
+        new_keys = self.keys_of(record)
+        if old_keys == new_keys:
+            return
+        for key in old_keys:
+            bucket = self._buckets.get(key)
+            if bucket is not None:
+                bucket.pop(record["id"], None)
+                if not bucket:
+                    del self._buckets[key]
+        seq = record.get("seq", 0)
+        for key in new_keys:
+            bucket = self._buckets.setdefault(key, {})
+            last = next(reversed(bucket), None) if bucket else None
+            bucket[record["id"]] = None
+            if last is not None and records[last].get("seq", 0) > seq:
+                # Rare (an index key changed): put the bucket back in posting order.
+                ordered = sorted(bucket, key=lambda i: records[i].get("seq", 0))
+                self._buckets[key] = dict.fromkeys(ordered)
 
     def discard(self, record: dict) -> None:
         """Forget a record."""
@@ -273,17 +294,14 @@ class Collection:
         with self.store.transaction():
             old = self._records[record_id]
             shard, doc_id = self._home[record_id]
-            # Re-index only where a key changes: re-adding would move an edited record
-            # to the end of its index (an edited comment to the bottom of its thread).
-            new = {**old, **changes}
-            moved = [ix for ix in self._indexes.values() if ix.keys_of(new) != ix.keys_of(old)]
-            for index in moved:
-                index.discard(old)
+            # Re-index only where a key changes, keeping posting order: re-adding would move
+            # an edited record to the end of its index (an edited comment to the thread's end).
+            old_keys = {name: index.keys_of(old) for name, index in self._indexes.items()}
             shard.table.update(changes, doc_ids=[doc_id])
             stored = shard.records()[str(doc_id)]
             self._records[record_id] = stored
-            for index in moved:
-                index.add(stored)
+            for name, index in self._indexes.items():
+                index.replace(old_keys[name], stored, self._records)
             self.store.touched(self)
             return stored
 
@@ -561,7 +579,8 @@ class Store:
                 return
             journal = {
                 "files": {
-                    str(path.relative_to(self.root)): json.loads(data) for path, data in files.items()
+                    str(path.relative_to(self.root)): json.loads(data)
+                    for path, data in files.items()
                 }
             }
             # Once the journal is durable the commit is decided: applying it may be redone.

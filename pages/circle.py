@@ -18,32 +18,43 @@ def render(ctx: Context) -> None:
     studio = ctx.studio
     st.title("Circles")
     if ctx.user.is_therapist:
-        with st.expander("Start a new circle", expanded=not ctx.circles):
-            with st.form("new_circle", clear_on_submit=True):
-                name = st.text_input("Circle name", placeholder="Tuesday caregivers",
-                                     max_chars=60)
-                timezone = st.text_input("Time zone", value="UTC",
-                                         help="Today's prompt changes at midnight here, "
-                                         "e.g. Europe/London or America/Chicago.")
-                themes = st.multiselect("Themes (none = all)", list(THEME_TITLES),
-                                        format_func=THEME_TITLES.get)
-                if st.form_submit_button("Create circle", type="primary"):
-                    try:
-                        created = studio.circles.create(ctx.user, name, timezone=timezone,
-                                                        themes=tuple(themes))
-                    except StudioError as exc:
-                        st.error(exc.message)
-                    else:
-                        st.session_state["circle_id"] = created.id
-                        st.rerun()
+        with (
+            st.expander("Start a new circle", expanded=not ctx.circles),
+            st.form("new_circle", clear_on_submit=True),
+        ):
+            name = st.text_input("Circle name", placeholder="Tuesday caregivers", max_chars=60)
+            timezone = st.text_input(
+                "Time zone",
+                value="UTC",
+                help="Today's prompt changes at midnight here, "
+                "e.g. Europe/London or America/Chicago.",
+            )
+            themes = st.multiselect(
+                "Themes (none = all)", list(THEME_TITLES), format_func=THEME_TITLES.get
+            )
+            if st.form_submit_button("Create circle", type="primary"):
+                try:
+                    created = studio.circles.create(
+                        ctx.user, name, timezone=timezone, themes=tuple(themes)
+                    )
+                except StudioError as exc:
+                    st.error(exc.message)
+                else:
+                    st.session_state["circle_id"] = created.id
+                    st.rerun()
     circles = studio.circles.facilitated(ctx.user)
     if not circles:
         st.info("Create your first circle to invite people in.")
         return
     names = {c.id: c.name for c in circles}
     current = ctx.circle_id if ctx.circle_id in names else circles[0].id
-    circle_id = st.selectbox("Circle", list(names), index=list(names).index(current),
-                             format_func=names.get, key="manage_circle")
+    circle_id = st.selectbox(
+        "Circle",
+        list(names),
+        index=list(names).index(current),
+        format_func=names.get,
+        key="manage_circle",
+    )
     circle = next(c for c in circles if c.id == circle_id)
     if circle.archived:
         st.info("This circle is archived: it's read-only.")
@@ -58,13 +69,13 @@ def _invites(ctx: Context, circle_id: str) -> None:
     st.subheader("Invites")
     with st.form("invite"):
         label = st.text_input("Note to yourself (optional)", placeholder="For Maria")
-        uses = st.number_input("How many people can use it", min_value=1, max_value=100,
-                               value=1)
+        uses = st.number_input("How many people can use it", min_value=1, max_value=100, value=1)
         days = st.number_input("Days until it expires", min_value=1, max_value=90, value=14)
         if st.form_submit_button("Make an invite code", type="primary"):
             try:
-                code = studio.circles.invite(ctx.user, circle_id, max_uses=int(uses),
-                                             expires_in_days=int(days), label=label)
+                code = studio.circles.invite(
+                    ctx.user, circle_id, max_uses=int(uses), expires_in_days=int(days), label=label
+                )
             except StudioError as exc:
                 st.error(exc.message)
             else:
@@ -75,7 +86,11 @@ def _invites(ctx: Context, circle_id: str) -> None:
         st.code(code, language=None)
     for invite in studio.circles.invites(ctx.user, circle_id):
         now = studio.now()
-        state = "active" if invite.usable(now) else ("revoked" if invite.revoked else "used up or expired")
+        state = (
+            "active"
+            if invite.usable(now)
+            else ("revoked" if invite.revoked else "used up or expired")
+        )
         uses = f"{invite.uses}/{invite.max_uses}" if invite.max_uses else f"{invite.uses}"
         left, right = st.columns([4, 1])
         left.markdown(
@@ -102,15 +117,21 @@ def _members(ctx: Context, circle_id: str) -> None:
             if not ctx.user.is_therapist or member.role == FACILITATOR:
                 continue
             one, two, three = st.columns(3)
-            if one.button("Make co-facilitator" if member.role == PARTICIPANT
-                          else "Make participant", key=f"role_{member.user_id}"):
+            if one.button(
+                "Make co-facilitator" if member.role == PARTICIPANT else "Make participant",
+                key=f"role_{member.user_id}",
+            ):
                 studio.circles.set_role(
-                    ctx.user, circle_id, member.user_id,
+                    ctx.user,
+                    circle_id,
+                    member.user_id,
                     COFACILITATOR if member.role == PARTICIPANT else PARTICIPANT,
                 )
                 st.rerun()
-            if two.button("Re-enable account" if member.disabled else "Pause account",
-                          key=f"disable_{member.user_id}"):
+            if two.button(
+                "Re-enable account" if member.disabled else "Pause account",
+                key=f"disable_{member.user_id}",
+            ):
                 studio.accounts.set_disabled(ctx.user, member.user_id, not member.disabled)
                 st.rerun()
             if three.button("Password reset code", key=f"reset_{member.user_id}"):
@@ -128,14 +149,23 @@ def _settings(ctx: Context, circle) -> None:
     with st.form("circle_settings"):
         name = st.text_input("Name", value=circle.name, max_chars=60)
         timezone = st.text_input("Time zone", value=circle.timezone)
-        themes = st.multiselect("Themes (none = all)", list(THEME_TITLES),
-                                default=list(circle.themes), format_func=THEME_TITLES.get)
-        deep = st.toggle("Allow deep prompts outside facilitated sessions",
-                         value=circle.allow_deep)
+        themes = st.multiselect(
+            "Themes (none = all)",
+            list(THEME_TITLES),
+            default=list(circle.themes),
+            format_func=THEME_TITLES.get,
+        )
+        deep = st.toggle("Allow deep prompts outside facilitated sessions", value=circle.allow_deep)
         if st.form_submit_button("Save settings"):
             try:
-                studio.circles.update(ctx.user, circle.id, name=name, timezone=timezone,
-                                      themes=tuple(themes), allow_deep=deep)
+                studio.circles.update(
+                    ctx.user,
+                    circle.id,
+                    name=name,
+                    timezone=timezone,
+                    themes=tuple(themes),
+                    allow_deep=deep,
+                )
             except StudioError as exc:
                 st.error(exc.message)
             else:
@@ -144,3 +174,9 @@ def _settings(ctx: Context, circle) -> None:
     if st.button(label, key="archive_circle"):
         studio.circles.archive(ctx.user, circle.id, not circle.archived)
         st.rerun()
+
+
+if __name__ == "__main__":
+    from ui.context import cold_start
+
+    cold_start()

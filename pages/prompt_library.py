@@ -32,13 +32,22 @@ def _library(ctx: Context) -> None:
     studio = ctx.studio
     left, middle, right = st.columns(3)
     search = left.text_input("Search", key="prompt_search")
-    theme = middle.selectbox("Theme", [None, *THEME_TITLES], key="prompt_theme",
-                             format_func=lambda t: "All themes" if t is None else THEME_TITLES[t])
-    intensity = right.selectbox("Intensity", [None, *INTENSITIES], key="prompt_intensity",
-                                format_func=lambda i: "Any" if i is None else i)
+    theme = middle.selectbox(
+        "Theme",
+        [None, *THEME_TITLES],
+        key="prompt_theme",
+        format_func=lambda t: "All themes" if t is None else THEME_TITLES[t],
+    )
+    intensity = right.selectbox(
+        "Intensity",
+        [None, *INTENSITIES],
+        key="prompt_intensity",
+        format_func=lambda i: "Any" if i is None else i,
+    )
     retired = st.toggle("Show retired prompts", key="prompt_retired")
-    prompts = studio.prompts.library(ctx.user, theme=theme, intensity=intensity, search=search,
-                                     include_retired=retired)
+    prompts = studio.prompts.library(
+        ctx.user, theme=theme, intensity=intensity, search=search, include_retired=retired
+    )
     usage = studio.prompts.usage(ctx.user)
     st.caption(f"{len(prompts)} prompts")
     with st.expander("Write a new prompt"):
@@ -60,8 +69,10 @@ def _library(ctx: Context) -> None:
                 st.rerun()
             history = studio.prompts.history(ctx.user, prompt.id)
             if history:
-                st.caption(f"Edited {len(history)} time(s); earlier titles: "
-                           + ", ".join(escape_markdown(h["title"]) for h in history[:3]))
+                st.caption(
+                    f"Edited {len(history)} time(s); earlier titles: "
+                    + ", ".join(escape_markdown(h["title"]) for h in history[:3])
+                )
 
 
 def _preview(prompt: Prompt) -> None:
@@ -80,19 +91,29 @@ def _prompt_form(ctx: Context, prompt: Prompt | None) -> None:
     key = prompt.id if prompt else "new"
     with st.form(f"prompt_form_{key}"):
         title = st.text_input("Title", value=prompt.title if prompt else "", max_chars=80)
-        instructions = st.text_area("Instructions", value=prompt.instructions if prompt else "",
-                                    max_chars=1200)
-        materials = st.text_input("Materials (comma separated)",
-                                  value=", ".join(prompt.materials) if prompt else "")
-        no_materials = st.text_area("No-materials variant (optional)",
-                                    value=(prompt.no_materials or "") if prompt else "")
+        instructions = st.text_area(
+            "Instructions", value=prompt.instructions if prompt else "", max_chars=1200
+        )
+        materials = st.text_input(
+            "Materials (comma separated)", value=", ".join(prompt.materials) if prompt else ""
+        )
+        no_materials = st.text_area(
+            "No-materials variant (optional)", value=(prompt.no_materials or "") if prompt else ""
+        )
         minutes = st.number_input("Minutes", 5, 120, value=prompt.minutes if prompt else 20)
-        themes = st.multiselect("Themes", list(THEME_TITLES), format_func=THEME_TITLES.get,
-                                default=list(prompt.themes) if prompt else [])
-        intensity = st.selectbox("Intensity", INTENSITIES,
-                                 index=INTENSITIES.index(prompt.intensity) if prompt else 0)
-        questions = st.text_area("Reflection questions (one per line, 2 to 4)",
-                                 value="\n".join(prompt.reflection_questions) if prompt else "")
+        themes = st.multiselect(
+            "Themes",
+            list(THEME_TITLES),
+            format_func=THEME_TITLES.get,
+            default=list(prompt.themes) if prompt else [],
+        )
+        intensity = st.selectbox(
+            "Intensity", INTENSITIES, index=INTENSITIES.index(prompt.intensity) if prompt else 0
+        )
+        questions = st.text_area(
+            "Reflection questions (one per line, 2 to 4)",
+            value="\n".join(prompt.reflection_questions) if prompt else "",
+        )
         saved = st.form_submit_button("Save prompt" if prompt else "Add prompt")
     if not saved:
         return
@@ -156,8 +177,11 @@ def _plan(ctx: Context) -> None:
         every = st.number_input("Days each prompt runs", 1, 28, value=7)
         title = st.text_input("Series name", placeholder="Boundaries")
         if st.form_submit_button("Queue series"):
-            _act(lambda: studio.prompts.queue_series(ctx.user, circle_id, chosen, first,
-                                                     int(every), title))
+            _act(
+                lambda: studio.prompts.queue_series(
+                    ctx.user, circle_id, chosen, first, int(every), title
+                )
+            )
     with st.form("skip"):
         st.markdown("**Skip a day's rotation prompt** (the next one comes instead)")
         day = st.date_input("Day", value=start)
@@ -166,9 +190,11 @@ def _plan(ctx: Context) -> None:
     for entry in studio.prompts.plan_entries(ctx.user, circle_id):
         left, right = st.columns([4, 1])
         if entry["kind"] == "pin":
-            text = f"Pinned {titles.get(entry['prompt_id'], 'a prompt')}: {entry['start']} to {entry['end']}"
+            title = titles.get(entry["prompt_id"], "a prompt")
+            text = f"Pinned {title}: {entry['start']} to {entry['end']}"
         elif entry["kind"] == "series":
-            text = f"Series {entry.get('title') or ''} from {entry['start']}, {len(entry['prompt_ids'])} prompts"
+            count = len(entry["prompt_ids"])
+            text = f"Series {entry.get('title') or ''} from {entry['start']}, {count} prompts"
         else:
             text = f"Skip on {entry['day']}"
         left.markdown(escape_markdown(text))
@@ -189,10 +215,15 @@ def _act(action) -> None:
 def _files(ctx: Context) -> None:
     studio = ctx.studio
     st.markdown("**Export a theme as a deck file (TOML)**")
-    theme = st.selectbox("Theme to export", list(THEME_TITLES), format_func=THEME_TITLES.get,
-                         key="export_theme")
-    st.download_button("Download deck", studio.prompts.export_deck(ctx.user, theme),
-                       file_name=f"{theme}.toml", mime="application/toml")
+    theme = st.selectbox(
+        "Theme to export", list(THEME_TITLES), format_func=THEME_TITLES.get, key="export_theme"
+    )
+    st.download_button(
+        "Download deck",
+        studio.prompts.export_deck(ctx.user, theme),
+        file_name=f"{theme}.toml",
+        mime="application/toml",
+    )
     st.markdown("**Import a deck**")
     uploaded = st.file_uploader("Deck file (.toml)", type=["toml"], key="deck_upload")
     if uploaded is not None and st.button("Import", key="import_deck"):
@@ -205,5 +236,13 @@ def _files(ctx: Context) -> None:
         except StudioError as exc:
             st.error(exc.message)
             return
-        st.success(f"Added {len(report.added)}, changed {len(report.changed)}, "
-                   f"unchanged {len(report.unchanged)}.")
+        st.success(
+            f"Added {len(report.added)}, changed {len(report.changed)}, "
+            f"unchanged {len(report.unchanged)}."
+        )
+
+
+if __name__ == "__main__":
+    from ui.context import cold_start
+
+    cold_start()

@@ -1,4 +1,4 @@
-"""Signed-out pages: a welcome with sign-in, joining with an invite, a reset code, first-run setup."""
+"""Signed-out pages: welcome and sign-in, joining with an invite, reset codes, first-run setup."""
 
 from __future__ import annotations
 
@@ -110,3 +110,9 @@ def render_setup(studio: Studio) -> None:
             st.error(exc.message)
             return
         st.rerun()
+
+
+if __name__ == "__main__":
+    from ui.context import cold_start
+
+    cold_start()

@@ -170,8 +170,8 @@ def test_author_can_edit_within_fifteen_minutes(studio, artwork, peer, clock):
 
 
 def test_an_edited_comment_keeps_its_place_in_the_thread(studio, artwork, participant, peer):
-    # Regression: the store's index lists a record again after an update, which moved an
-    # edited comment to the end of the thread.
+    # Regression: the store re-indexed every updated record, which moved an edited comment
+    # to the end of its thread.
     first = studio.comments.post(peer, artwork.id, "I notice the light")
     second = studio.comments.post(participant, artwork.id, "Thank you")
     studio.comments.edit(peer, first.id, "I notice the warm light")

@@ -19,7 +19,7 @@ def clean(value: str | None, **options) -> str:
     return clean_text(value, **options)
 
 
-# --- clean_text ------------------------------------------------------------------------------
+# --- clean_text -------------------------------------------------------------------------------
 
 
 def test_none_becomes_empty():
@@ -100,7 +100,7 @@ def test_length_is_counted_after_cleaning():
     assert clean("  " + "e\u0301" * 10 + "\u200b" * 50 + "  ", max_length=10) == "é" * 10
 
 
-# --- escape_markdown -------------------------------------------------------------------------
+# --- escape_markdown --------------------------------------------------------------------------
 
 HOSTILE = [
     "[click](javascript:alert(1))",
@@ -169,7 +169,7 @@ def test_escape_markdown_of_empty_text_is_empty():
     assert escape_markdown("") == ""
 
 
-# --- html_text and html_attr -----------------------------------------------------------------
+# --- html_text and html_attr ------------------------------------------------------------------
 
 
 def test_html_text_escapes_tags_and_keeps_line_breaks():
@@ -185,12 +185,12 @@ def test_html_text_keeps_markdown_inert_inside_our_html():
 
 
 def test_html_attr_escapes_quotes_and_flattens_lines():
-    assert html_attr('A "bold" \'red\' <sky>\nover & hills') == (
+    assert html_attr("A \"bold\" 'red' <sky>\nover & hills") == (
         "A &quot;bold&quot; &#x27;red&#x27; &lt;sky&gt; over &amp; hills"
     )
 
 
-# --- relative_time ---------------------------------------------------------------------------
+# --- relative_time ----------------------------------------------------------------------------
 
 NOW = datetime(2026, 3, 26, 15, 0, tzinfo=UTC)
 

@@ -15,7 +15,7 @@ __all__ = ["COOKIE", "Context", "get_studio", "resolve_user", "sign_in", "sign_o
 log = logging.getLogger("kindred")
 
 COOKIE = "kc_session"
-TOKEN_KEY = "session_token"
+TOKEN_KEY = "session_token"  # noqa: S105 - a session_state key, not a secret
 HANDOFF_KEY = "cookie_handoff"
 CIRCLE_KEY = "circle_id"
 
@@ -49,9 +49,10 @@ class Context:
 
 def _cookie_token() -> str | None:
     try:
-        return st.context.cookies.get(COOKIE)
-    except (AttributeError, RuntimeError):
+        token = st.context.cookies.get(COOKIE)
+    except (AttributeError, RuntimeError, KeyError):
         return None
+    return token if isinstance(token, str) and token else None
 
 
 def resolve_user(studio: Studio) -> tuple[User | None, str | None]:
@@ -102,3 +103,13 @@ def choose_circle(circles: list[Circle]) -> Circle | None:
             return circle
     st.session_state[CIRCLE_KEY] = circles[0].id
     return circles[0]
+
+
+def cold_start() -> None:
+    """Shown if a page file is run on its own (a deep link straight after a server start).
+
+    Streamlit may run ``pages/<name>.py`` directly for the first request after a start,
+    skipping the router and its sign-in: such a run shows no one's data, only a way in.
+    """
+    st.title("Kindred Canvas")
+    st.markdown("[Open Kindred Canvas](/) to sign in and continue.")

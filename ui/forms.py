@@ -84,7 +84,12 @@ def _resources_file(studio: Studio) -> str | None:
 
 
 def mood_check_in(
-    studio: Studio, user: User, circle_id: str | None, moment: str, *, prompt_id: str | None,
+    studio: Studio,
+    user: User,
+    circle_id: str | None,
+    moment: str,
+    *,
+    prompt_id: str | None,
     key: str,
 ) -> None:
     """A quick, skippable 1–5 check-in with optional named feelings."""
@@ -115,7 +120,11 @@ def mood_check_in(
             return
         try:
             studio.reflections.check_in(
-                user, moment, int(score), feelings=tuple(feelings or ()), circle_id=circle_id,
+                user,
+                moment,
+                int(score),
+                feelings=tuple(feelings or ()),
+                circle_id=circle_id,
                 prompt_id=prompt_id,
             )
         except StudioError as exc:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 
-from starlette.requests import Request
 from starlette.background import BackgroundTask
+from starlette.requests import Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 
@@ -86,8 +86,9 @@ async def export_download(request: Request) -> Response:
     user = studio.accounts.session_user(request.cookies.get(COOKIE))
     path = studio.exports.claim_download(user, request.path_params["code"])
     if path is None or not path.exists():
-        return Response("This download link has expired. Please prepare a new one.",
-                        status_code=404)
+        return Response(
+            "This download link has expired. Please prepare a new one.", status_code=404
+        )
     return FileResponse(
         path,
         media_type="application/zip",

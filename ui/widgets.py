@@ -38,11 +38,14 @@ def show_text(text: str, *, caption: bool = False) -> None:
 def artwork_image(artwork: Artwork, variant: str = "thumb", *, note: str = "") -> None:
     """Show an artwork with its alt text on the <img> itself."""
     width, height = (
-        (artwork.thumb_width, artwork.thumb_height) if variant != "full" else (artwork.width,
-                                                                             artwork.height)
+        (artwork.thumb_width, artwork.thumb_height)
+        if variant != "full"
+        else (artwork.width, artwork.height)
     )
-    alt = artwork.alt_text if variant != "blur" else (
-        f"Blurred artwork with a content warning: {artwork.content_warning or ''}"
+    alt = (
+        artwork.alt_text
+        if variant != "blur"
+        else (f"Blurred artwork with a content warning: {artwork.content_warning or ''}")
     )
     caption = f"<figcaption>{html_text(note)}</figcaption>" if note else ""
     st.html(

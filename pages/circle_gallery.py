@@ -40,14 +40,19 @@ def _grid(ctx: Context) -> None:
     left, middle, right = st.columns([1, 1, 1])
     mine = left.toggle("Only my art", key="gallery_mine")
     theme = middle.selectbox(
-        "Theme", [None, *THEME_TITLES], format_func=lambda t: "All themes" if t is None
-        else THEME_TITLES[t], key="gallery_theme",
+        "Theme",
+        [None, *THEME_TITLES],
+        format_func=lambda t: "All themes" if t is None else THEME_TITLES[t],
+        key="gallery_theme",
     )
     choice = _sensitive_choice(ctx)
     labels = {"ask": "Blur it and ask me", "show": "Always show it", "hide": "Always hide it"}
     new_choice = right.selectbox(
-        "Art with a content warning", list(labels), index=list(labels).index(choice),
-        format_func=labels.get, key="gallery_sensitive",
+        "Art with a content warning",
+        list(labels),
+        index=list(labels).index(choice),
+        format_func=labels.get,
+        key="gallery_sensitive",
     )
     if new_choice != choice:
         studio.artworks.set_sensitive_choice(ctx.user, new_choice)
@@ -59,8 +64,9 @@ def _grid(ctx: Context) -> None:
     if not page:
         st.info("No art here yet. When someone shares, it will appear here — newest first.")
     for start in range(0, len(page), COLUMNS):
-        for column, artwork in zip(st.columns(COLUMNS), page[start : start + COLUMNS],
-                                   strict=False):
+        for column, artwork in zip(
+            st.columns(COLUMNS), page[start : start + COLUMNS], strict=False
+        ):
             with column, st.container(border=True):
                 _card(ctx, artwork, choice)
     previous, _, following = st.columns([1, 2, 1])
@@ -91,8 +97,7 @@ def _card(ctx: Context, artwork: Artwork, choice: str) -> None:
     if artwork.status == "hidden":
         st.caption("Hidden from the circle while a facilitator takes a look.")
     if artwork.caption:
-        show_text(artwork.caption[:140] + ("…" if len(artwork.caption) > 140 else ""),
-                  caption=True)
+        show_text(artwork.caption[:140] + ("…" if len(artwork.caption) > 140 else ""), caption=True)
     if st.button("Open", key=f"open_{artwork.id}"):
         st.query_params["art"] = artwork.id
         st.rerun()
@@ -123,9 +128,7 @@ def _artwork_view(ctx: Context, artwork_id: str) -> None:
     show_text(artwork.caption)
     prompt = studio.prompts.find(artwork.prompt_id)
     when = relative_time(artwork.created_at, studio.now()) if artwork.created_at else ""
-    st.caption(
-        (f"In response to “{prompt.title}” · " if prompt else "") + f"Shared {when}"
-    )
+    st.caption((f"In response to “{prompt.title}” · " if prompt else "") + f"Shared {when}")
     _reactions(ctx, artwork, is_artist)
     _comments(ctx, artwork, is_artist)
     if is_artist:
@@ -143,8 +146,9 @@ def _reactions(ctx: Context, artwork: Artwork, is_artist: bool) -> None:
             st.markdown("**Who witnessed your art**")
             for kind, names in reacted.items():
                 if names:
-                    st.markdown(f"{REACTIONS[kind]}: " + ", ".join(escape_markdown(n)
-                                                                  for n in names))
+                    st.markdown(
+                        f"{REACTIONS[kind]}: " + ", ".join(escape_markdown(n) for n in names)
+                    )
         else:
             st.caption("Reactions from your circle will show here — only you see who sent them.")
         return
@@ -152,8 +156,11 @@ def _reactions(ctx: Context, artwork: Artwork, is_artist: bool) -> None:
     columns = st.columns(len(REACTIONS))
     for column, (kind, label) in zip(columns, REACTIONS.items(), strict=True):
         chosen = kind in mine
-        if column.button(("✓ " if chosen else "") + label, key=f"react_{kind}_{artwork.id}",
-                         type="primary" if chosen else "secondary"):
+        if column.button(
+            ("✓ " if chosen else "") + label,
+            key=f"react_{kind}_{artwork.id}",
+            type="primary" if chosen else "secondary",
+        ):
             try:
                 studio.reactions.toggle(ctx.user, artwork.id, kind)
             except StudioError as exc:
@@ -172,8 +179,10 @@ def _comments(ctx: Context, artwork: Artwork, is_artist: bool) -> None:
     for comment in comments:
         with st.container(border=True):
             when = relative_time(comment.created_at, studio.now()) if comment.created_at else ""
-            st.markdown(f"**{escape_markdown(comment.author_name)}** · {when}"
-                        + (" · edited" if comment.edited_at else ""))
+            st.markdown(
+                f"**{escape_markdown(comment.author_name)}** · {when}"
+                + (" · edited" if comment.edited_at else "")
+            )
             show_text(comment.text)
             if comment.status == "hidden":
                 st.caption("Hidden from the circle while a facilitator takes a look.")
@@ -192,8 +201,12 @@ def _comments(ctx: Context, artwork: Artwork, is_artist: bool) -> None:
     for column, starter in zip(starter_columns, STARTERS, strict=True):
         if column.button(starter, key=f"starter_{artwork.id}_{starter}"):
             st.session_state[draft_key] = starter.rstrip("…") + " "
-    text = st.text_area("Your comment", key=draft_key, max_chars=COMMENT_LIMIT,
-                        placeholder="What do you notice? What does it stir in you?")
+    text = st.text_area(
+        "Your comment",
+        key=draft_key,
+        max_chars=COMMENT_LIMIT,
+        placeholder="What do you notice? What does it stir in you?",
+    )
     confirm_key = f"confirm_{artwork.id}"
     nudge = studio.comments.check_draft(text) if text else None
     if nudge and st.session_state.get(confirm_key) == text:
@@ -223,8 +236,9 @@ def _comments(ctx: Context, artwork: Artwork, is_artist: bool) -> None:
 
 def _report(ctx: Context, kind: str, subject_id: str, label: str) -> None:
     with st.popover(f"Report {label}"):
-        reason = st.text_area("What worries you about it?", key=f"report_reason_{subject_id}",
-                              max_chars=500)
+        reason = st.text_area(
+            "What worries you about it?", key=f"report_reason_{subject_id}", max_chars=500
+        )
         if st.button("Send to a facilitator", key=f"report_send_{subject_id}"):
             try:
                 ctx.studio.moderation.report(ctx.user, kind, subject_id, reason)
@@ -240,17 +254,25 @@ def _artist_tools(ctx: Context, artwork: Artwork) -> None:
         with st.form(f"edit_{artwork.id}"):
             caption = st.text_area("Caption", value=artwork.caption, max_chars=500)
             alt_text = st.text_area("Alt text", value=artwork.alt_text, max_chars=1000)
-            warning = st.text_input("Content warning", value=artwork.content_warning or "",
-                                    max_chars=120)
+            warning = st.text_input(
+                "Content warning", value=artwork.content_warning or "", max_chars=120
+            )
             comments_on = st.toggle("Allow comments", value=artwork.comments_enabled)
-            exhibit = st.toggle("Include in an exhibition if my facilitator makes one",
-                                value=artwork.exhibit_opt_in)
+            exhibit = st.toggle(
+                "Include in an exhibition if my facilitator makes one", value=artwork.exhibit_opt_in
+            )
             saved = st.form_submit_button("Save changes")
         if saved:
             try:
-                studio.artworks.edit(ctx.user, artwork.id, caption=caption, alt_text=alt_text,
-                                     content_warning=warning, comments_enabled=comments_on,
-                                     exhibit_opt_in=exhibit)
+                studio.artworks.edit(
+                    ctx.user,
+                    artwork.id,
+                    caption=caption,
+                    alt_text=alt_text,
+                    content_warning=warning,
+                    comments_enabled=comments_on,
+                    exhibit_opt_in=exhibit,
+                )
             except StudioError as exc:
                 st.error(exc.message)
             else:
@@ -267,3 +289,9 @@ def _confirm_delete(ctx: Context, artwork_id: str) -> None:
         ctx.studio.artworks.delete(ctx.user, artwork_id)
         del st.query_params["art"]
         st.rerun()
+
+
+if __name__ == "__main__":
+    from ui.context import cold_start
+
+    cold_start()

@@ -24,8 +24,9 @@ def render(ctx: Context) -> None:
         studio.moderation.mark_notices_read(ctx.user)
 
     with st.form("rename"):
-        name = st.text_input("Name shown in your circles", value=ctx.user.display_name,
-                             max_chars=40)
+        name = st.text_input(
+            "Name shown in your circles", value=ctx.user.display_name, max_chars=40
+        )
         if st.form_submit_button("Save name"):
             try:
                 studio.accounts.rename(ctx.user, name)
@@ -67,3 +68,9 @@ def render(ctx: Context) -> None:
     if chosen != consent:
         studio.reflections.set_insights_consent(ctx.user, chosen)
         st.success("Saved.")
+
+
+if __name__ == "__main__":
+    from ui.context import cold_start
+
+    cold_start()

@@ -45,14 +45,20 @@ def _reflections(ctx: Context) -> None:
         text = st.text_area("Write a reflection", max_chars=REFLECTION_LIMIT, height=160)
         artwork_id = st.selectbox("About", list(labels), format_func=labels.get)
         feelings = st.pills("Feelings (optional)", list(FEELINGS), selection_mode="multi")
-        share = st.toggle("Share this note with my circle's therapist",
-                          help="Private by default. Your therapist would see this one note.")
+        share = st.toggle(
+            "Share this note with my circle's therapist",
+            help="Private by default. Your therapist would see this one note.",
+        )
         saved = st.form_submit_button("Save reflection", type="primary")
     if saved:
         try:
             studio.reflections.write(
-                ctx.user, text, artwork_id=artwork_id, share_with_therapist=share,
-                feelings=tuple(feelings or ()), circle_id=ctx.circle_id,
+                ctx.user,
+                text,
+                artwork_id=artwork_id,
+                share_with_therapist=share,
+                feelings=tuple(feelings or ()),
+                circle_id=ctx.circle_id,
                 prompt_id=today.prompt.id if today else None,
             )
         except StudioError as exc:
@@ -71,10 +77,17 @@ def _reflections(ctx: Context) -> None:
             if reflection.feelings:
                 st.caption("Feelings: " + ", ".join(reflection.feelings))
             left, right = st.columns(2)
-            if left.button("Share with therapist" if not reflection.share_with_therapist
-                           else "Make private again", key=f"share_{reflection.id}"):
-                studio.reflections.edit(ctx.user, reflection.id,
-                                        share_with_therapist=not reflection.share_with_therapist)
+            if left.button(
+                "Share with therapist"
+                if not reflection.share_with_therapist
+                else "Make private again",
+                key=f"share_{reflection.id}",
+            ):
+                studio.reflections.edit(
+                    ctx.user,
+                    reflection.id,
+                    share_with_therapist=not reflection.share_with_therapist,
+                )
                 st.rerun()
             if right.button("Delete", key=f"delete_reflection_{reflection.id}"):
                 studio.reflections.delete(ctx.user, reflection.id)
@@ -103,8 +116,9 @@ def _mood_chart(ctx: Context) -> None:
         .mark_line(point=True)
         .encode(
             x=alt.X("date:T", title="Day"),
-            y=alt.Y("score:Q", title="Mood (1 very low – 5 very good)",
-                    scale=alt.Scale(domain=[1, 5])),
+            y=alt.Y(
+                "score:Q", title="Mood (1 very low – 5 very good)", scale=alt.Scale(domain=[1, 5])
+            ),
             color=alt.Color("moment:N", title="Check-in"),
         )
     )
@@ -129,8 +143,10 @@ def _your_data(ctx: Context) -> None:
         st.link_button("Download my data (ZIP)", link)
         st.caption("The link works once, for one hour, on this device.")
     st.divider()
-    st.markdown("**Delete my account** — removes your artworks, reflections, reactions and "
-                "comments for good.")
+    st.markdown(
+        "**Delete my account** — removes your artworks, reflections, reactions and "
+        "comments for good."
+    )
     if st.button("Delete my account…", key="delete_account"):
         _confirm_account_deletion(ctx)
 
@@ -147,3 +163,9 @@ def _confirm_account_deletion(ctx: Context) -> None:
             return
         sign_out(ctx.studio)
         st.rerun()
+
+
+if __name__ == "__main__":
+    from ui.context import cold_start
+
+    cold_start()

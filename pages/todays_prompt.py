@@ -47,8 +47,10 @@ def render(ctx: Context) -> None:
             st.rerun()
 
     prompt_id = prompt.id if prompt else None
-    with st.expander("Check in before you begin (optional)",
-                     expanded=not st.session_state.get(f"checked_in_today_before")):
+    with st.expander(
+        "Check in before you begin (optional)",
+        expanded=not st.session_state.get("checked_in_today_before"),
+    ):
         mood_check_in(studio, ctx.user, ctx.circle.id, "before", prompt_id=prompt_id, key="today")
 
     st.subheader("Share what you made")
@@ -69,17 +71,20 @@ def render(ctx: Context) -> None:
         uploaded = st.camera_input("Take a photo of your artwork", key="share_camera")
     image_bytes = uploaded.getvalue() if uploaded is not None else None
     if image_bytes:
-        st.image(image_bytes, caption="Preview — only you can see this until you share it",
-                 width=320)
-    artwork = share_form(studio, ctx.user, ctx.circle.id, image_bytes, prompt_id=prompt_id,
-                         key="today")
+        st.image(
+            image_bytes, caption="Preview — only you can see this until you share it", width=320
+        )
+    artwork = share_form(
+        studio, ctx.user, ctx.circle.id, image_bytes, prompt_id=prompt_id, key="today"
+    )
     if artwork is not None:
         st.success("Shared with your circle. Thank you for showing up today.")
         st.session_state["shared_artwork_id"] = artwork.id
     if st.session_state.get("shared_artwork_id"):
         with st.expander("Check in after making (optional)", expanded=True):
-            mood_check_in(studio, ctx.user, ctx.circle.id, "after", prompt_id=prompt_id,
-                          key="today")
+            mood_check_in(
+                studio, ctx.user, ctx.circle.id, "after", prompt_id=prompt_id, key="today"
+            )
 
     with st.expander("Earlier prompts you can still respond to"):
         for past in studio.prompts.past(ctx.user, ctx.circle.id, days=14)[1:]:
@@ -100,3 +105,9 @@ def _show_prompt(prompt, todays: TodaysPrompt | None, *, another: bool) -> None:
             st.markdown("**To reflect on afterwards**")
             for question in prompt.reflection_questions:
                 st.markdown(f"- {question}")
+
+
+if __name__ == "__main__":
+    from ui.context import cold_start
+
+    cold_start()

@@ -1,0 +1,116 @@
+"""The care queue: reports and crisis flags, who's gone unanswered, and the audit log."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from gallery_store import StudioError
+from gallery_store.moderation import QueueItem
+from gallery_store.text import escape_markdown, relative_time
+from ui.context import Context
+from ui.widgets import artwork_image, show_text
+
+ACTIONS = {
+    "restore": "Restore it",
+    "hide": "Keep it hidden",
+    "remove": "Remove it",
+    "dismiss": "Close without change",
+}
+
+
+def render(ctx: Context) -> None:
+    """Show the queue for the circles the person facilitates."""
+    studio = ctx.studio
+    st.title("Care queue")
+    st.caption("Reports and signs that someone may need support, newest first.")
+    items = studio.moderation.queue(ctx.user)
+    if not items:
+        st.success("Nothing is waiting. Thank you for looking after your circle.")
+    for item in items:
+        _item(ctx, item)
+    if ctx.user.is_therapist:
+        circles = studio.circles.facilitated(ctx.user, therapist_only=True)
+        for circle in circles:
+            _unanswered(ctx, circle.id, circle.name)
+        if circles:
+            _audit(ctx, circles)
+
+
+def _item(ctx: Context, item: QueueItem) -> None:
+    studio = ctx.studio
+    flag = item.flag
+    with st.container(border=True):
+        kind = "Crisis signal" if flag.kind == "crisis" else "Report"
+        when = relative_time(flag.created_at, studio.now()) if flag.created_at else ""
+        st.markdown(
+            f"**{kind}** · {item.subject_type} by {escape_markdown(item.author_name)} · {when}"
+        )
+        if flag.kind == "crisis":
+            st.warning("Consider reaching out to this person today. " + (flag.reason or ""))
+        if item.reasons:
+            st.markdown(
+                "Why it was reported: " + "; ".join(escape_markdown(r) for r in item.reasons)
+            )
+        if item.reporter_names:
+            st.caption("Reported by " + ", ".join(escape_markdown(n) for n in item.reporter_names))
+        if item.text:
+            show_text(item.text)
+        if item.artwork_id and item.has_thumb:
+            key = f"unblur_{flag.id}"
+            if st.session_state.get(key):
+                try:
+                    artwork_image(studio.artworks.get(ctx.user, item.artwork_id), "thumb")
+                except StudioError as exc:
+                    st.info(exc.message)
+            elif st.button("Show the artwork (shown blurred until you choose)", key=key + "_b"):
+                st.session_state[key] = True
+                st.rerun()
+        with st.form(f"resolve_{flag.id}"):
+            action = st.radio(
+                "What would you like to do?",
+                list(ACTIONS),
+                format_func=ACTIONS.get,
+                horizontal=True,
+            )
+            why = st.text_input("Why (kept in the audit log)", max_chars=500)
+            note = st.text_area("A note to the person (optional)", max_chars=1000)
+            if st.form_submit_button("Save"):
+                try:
+                    studio.moderation.resolve(ctx.user, flag.id, action, why)
+                    if note.strip():
+                        studio.moderation.contact(
+                            ctx.user, flag.about_user_id, note, circle_id=item.circle_id
+                        )
+                except StudioError as exc:
+                    st.error(exc.message)
+                else:
+                    st.rerun()
+
+
+def _unanswered(ctx: Context, circle_id: str, name: str) -> None:
+    waiting = ctx.studio.moderation.unanswered(ctx.user, circle_id)
+    if not waiting:
+        return
+    st.subheader(f"No one left behind — {name}")
+    st.caption("These pieces have had no comment or reaction for two days.")
+    for artwork in waiting:
+        st.markdown(
+            f"- **{escape_markdown(artwork.artist_name)}**: "
+            f"{escape_markdown(artwork.caption[:80] or 'untitled')}"
+        )
+
+
+def _audit(ctx: Context, circles) -> None:
+    with st.expander("Audit log"):
+        for circle in circles:
+            for entry in ctx.studio.moderation.audit_log(ctx.user, circle.id)[:100]:
+                st.markdown(
+                    f"{entry.at:%d %b %H:%M} · {escape_markdown(entry.action)} · "
+                    f"{escape_markdown(entry.subject_type)} · {escape_markdown(entry.why)}"
+                )
+
+
+if __name__ == "__main__":
+    from ui.context import cold_start
+
+    cold_start()
