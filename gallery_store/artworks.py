@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import re
+import secrets
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .durable import atomic_write_bytes
 from .errors import NotFound, PermissionDenied, SaveFailed, ValidationError
 from .images import ProcessedImage, process_upload
 from .models import Artwork, User
@@ -24,6 +30,7 @@ ALT_TEXT_LIMIT = 1000
 WARNING_LIMIT = 120
 SENSITIVE_CHOICES = ("ask", "show", "hide")
 VARIANTS = ("thumb", "full", "blur")
+DRAFT_LIMIT = 2_000_000  # characters of canvas JSON
 
 
 class GalleryPage(list):
@@ -48,6 +55,7 @@ class Artworks:
         self.reactions = studio.store.collection("reactions")
         self.preferences = studio.store.collection("preferences")
         self.flags = studio.store.collection("flags")
+        self.drafts = studio.store.collection("drafts")
         self.policy = Policy(studio)
 
     # -- sharing ---------------------------------------------------------------------------------
@@ -353,6 +361,80 @@ class Artworks:
             self.studio.media.delete([n for n in names if n])
         except OSError:
             log.warning("could not delete the files of a removed artwork")
+
+    # -- drawing drafts --------------------------------------------------------------------------
+
+    def _draft_path(self, name: str) -> Path:
+        if not re.fullmatch(r"[0-9a-f]{24}\.json", name):
+            raise NotFound("We couldn't find that draft.")
+        return self.studio.data_dir / "drafts" / name
+
+    def save_draft(
+        self,
+        actor: User,
+        drawing: dict,
+        *,
+        background: str = "#ffffff",
+        draft_id: str | None = None,
+    ) -> str:
+        """Keep an unfinished drawing private to its maker; return the draft's id."""
+        body = json.dumps(drawing).encode()
+        if len(body) > DRAFT_LIMIT:
+            raise ValidationError("That drawing is too detailed to save as a draft.")
+        now = self.studio.now().isoformat()
+        with self.store.transaction():
+            self.policy.active(actor)
+            if draft_id is not None:
+                record = self.drafts.get(draft_id)
+                if record is None or record["user_id"] != actor.id:
+                    raise NotFound("We couldn't find that draft.")
+                # Drawings can be large: they live in their own files, not in a shard.
+                atomic_write_bytes(self._draft_path(record["file"]), body)
+                self.drafts.update(draft_id, background=background, updated_at=now)
+                return draft_id
+            name = f"{secrets.token_hex(12)}.json"
+            atomic_write_bytes(self._draft_path(name), body)
+            return self.drafts.insert(
+                {
+                    "user_id": actor.id,
+                    "file": name,
+                    "background": background,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )["id"]
+
+    def drafts_of(self, actor: User) -> list[dict]:
+        """Return the actor's own drawing drafts (with their drawings), newest first."""
+        with self.store.reading():
+            self.policy.active(actor)
+            records = [dict(r) for r in self.drafts.newest_by("user", actor.id)]
+        for record in records:
+            try:
+                record["drawing"] = json.loads(self._draft_path(record["file"]).read_bytes())
+            except (OSError, ValueError, NotFound):
+                record["drawing"] = None
+        return records
+
+    def delete_draft(self, actor: User, draft_id: str) -> None:
+        """Throw away one of the actor's drafts."""
+        with self.store.transaction():
+            self.policy.active(actor)
+            record = self.drafts.get(draft_id)
+            if record is None or record["user_id"] != actor.id:
+                raise NotFound("We couldn't find that draft.")
+            self.drafts.remove(draft_id)
+        self._draft_path(record["file"]).unlink(missing_ok=True)
+
+    def erase_drafts(self, user_id: str) -> None:
+        """Remove every draft of a person, files too (callers check permission)."""
+        with self.store.transaction():
+            records = [dict(r) for r in self.drafts.by("user", user_id)]
+            for record in records:
+                self.drafts.remove(record["id"])
+        for record in records:
+            with contextlib.suppress(NotFound, OSError):
+                self._draft_path(record["file"]).unlink(missing_ok=True)
 
     # -- viewer preferences ------------------------------------------------------------------------
 

@@ -187,6 +187,7 @@ class Exports:
             artwork_ids = list(c("artworks").ids_by("user", user_id))
         for artwork_id in artwork_ids:
             self.studio.artworks.purge(artwork_id)
+        self.studio.artworks.erase_drafts(user_id)
         with self.store.transaction():
             for name, index in OWNED:
                 for record_id in list(c(name).ids_by(index, user_id)):

@@ -128,17 +128,19 @@ def escape_markdown(text: str) -> str:
 # Our own HTML is sometimes shown with st.markdown(unsafe_allow_html=True), where text between
 # tags is still read as markdown; numeric entities keep it inert there too and render the same.
 # The same word joiners stop bare links forming there.
-_HTML_MARKDOWN_ESCAPES = {char: f"&#{ord(char)};" for char in "!#$()*+-.:=@[\\]^_`{|}~"}
-_HTML_MARKDOWN_ESCAPES[":"] += _WORD_JOINER
-_HTML_MARKDOWN_ESCAPES["@"] += _WORD_JOINER
-_HTML_MARKDOWN_TABLE = str.maketrans(_HTML_MARKDOWN_ESCAPES)
+# One table, applied in one pass, so no entity is ever escaped a second time.
+_HTML_ESCAPES = {char: f"&#{ord(char)};" for char in "!#$()*+-.:=@[\\]^_`{|}~"}
+_HTML_ESCAPES.update({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#x27;"})
+_HTML_ESCAPES[":"] += _WORD_JOINER
+_HTML_ESCAPES["@"] += _WORD_JOINER
+_HTML_TABLE = str.maketrans(_HTML_ESCAPES)
 _HTML_WWW_RE = re.compile(r"(?<=www)(?=&#46;)", re.IGNORECASE)
 
 
 def html_text(text: str) -> str:
     """Return ``text`` escaped for the body of our own HTML, line breaks as ``<br>``."""
     text = _LINE_BREAK_RE.sub(lambda match: _LINE_BREAKS[match.group()], text)
-    escaped = html.escape(text, quote=True).translate(_HTML_MARKDOWN_TABLE)
+    escaped = text.translate(_HTML_TABLE)
     escaped = _HTML_WWW_RE.sub(_WORD_JOINER, escaped)
     return escaped.replace("\n", "<br>")
 

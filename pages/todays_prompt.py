@@ -7,6 +7,7 @@ import streamlit as st
 from gallery_store import StudioError
 from gallery_store.prompt_library import TodaysPrompt
 from ui.context import Context
+from ui.drawing import drawing_board
 from ui.forms import mood_check_in, share_form
 from ui.widgets import show_text
 
@@ -56,11 +57,14 @@ def render(ctx: Context) -> None:
     st.subheader("Share what you made")
     source = st.radio(
         "How would you like to add your art?",
-        ["Upload a photo or image", "Take a photo of work on paper"],
+        ["Upload a photo or image", "Take a photo of work on paper", "Draw it here"],
         horizontal=True,
         key="share_source",
     )
-    if source.startswith("Upload"):
+    if source.startswith("Draw"):
+        image_bytes = drawing_board(studio, ctx.user)
+        uploaded = None
+    elif source.startswith("Upload"):
         uploaded = st.file_uploader(
             "Choose an image (JPEG, PNG or WebP, up to "
             f"{studio.config.images.max_bytes // (1024 * 1024)} MB)",
@@ -69,8 +73,9 @@ def render(ctx: Context) -> None:
         )
     else:
         uploaded = st.camera_input("Take a photo of your artwork", key="share_camera")
-    image_bytes = uploaded.getvalue() if uploaded is not None else None
-    if image_bytes:
+    if not source.startswith("Draw"):
+        image_bytes = uploaded.getvalue() if uploaded is not None else None
+    if image_bytes and not source.startswith("Draw"):
         st.image(
             image_bytes, caption="Preview — only you can see this until you share it", width=320
         )

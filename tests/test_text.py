@@ -178,6 +178,11 @@ def test_html_text_escapes_tags_and_keeps_line_breaks():
     )
 
 
+def test_html_text_escapes_quotes_and_ampersands_once():
+    # Regression: "#" in html.escape's "&#x27;" was escaped again into "&&#35;x27;".
+    assert html_text('Tom\'s "A & B" #1') == "Tom&#x27;s &quot;A &amp; B&quot; &#35;1"
+
+
 def test_html_text_keeps_markdown_inert_inside_our_html():
     escaped = html_text("[x](javascript:alert(1)) $y$ https://a.example")
     assert "[" not in escaped and "(" not in escaped and "$" not in escaped

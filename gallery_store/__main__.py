@@ -1,0 +1,529 @@
+"""Command line for whoever runs the server: check, back up, restore, count, set up.
+
+Usage::
+
+    python -m gallery_store [--data-dir DIR] check
+    python -m gallery_store [--data-dir DIR] backup [--output FILE]
+    python -m gallery_store [--data-dir DIR] restore ARCHIVE
+    python -m gallery_store [--data-dir DIR] stats
+    python -m gallery_store [--data-dir DIR] setup-code
+
+``check``, ``backup`` and ``stats`` are safe while the app runs: they copy the store
+files under the app's write lock (held only while copying) and work on the copy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .backups import ArchiveDamaged, read_manifest, restore_archive, write_archive
+from .config import config_from_env, default_data_dir
+from .durable import TEMP_SUFFIX
+from .errors import NotFound, StoreUnavailable, StudioError
+from .media import MediaStore
+from .storage import SCHEMA_VERSION, Store, StoreFileError, cross_process_write_lock
+
+__all__ = ["main"]
+
+MEDIA_FIELDS = ("full_name", "thumb_name", "blur_name")
+LISTED = 10  # problems listed one by one before "... and N more"
+
+
+class CommandFailed(Exception):
+    """A command could not do its job; the message says why and what to do."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+# -- reading a running studio's files safely ------------------------------------------------------
+
+
+def has_store(data_dir: Path) -> bool:
+    """Say whether ``data_dir`` holds any store file."""
+    root = data_dir / "store"
+    return root.is_dir() and any(p.is_file() for p in root.rglob("*"))
+
+
+def require_store(data_dir: Path) -> None:
+    if not (data_dir / "store" / "meta.json").exists() and not has_store(data_dir):
+        raise CommandFailed(
+            f"There is no studio data in {data_dir}. Check --data-dir or KINDRED_DATA_DIR."
+        )
+
+
+@contextlib.contextmanager
+def quiet_store_logs() -> Iterator[None]:
+    """Keep the store's own log lines (about the private copy) out of the report."""
+    logger = logging.getLogger("gallery_store")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+@dataclass
+class StagedStore:
+    """A private copy of the store, opened: what the app would see if it started now."""
+
+    store: Store | None
+    damage: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def staged_store(data_dir: Path) -> Iterator[StagedStore]:
+    """Copy the store files under the write lock, then open the copy (never the original)."""
+    notes: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="kindred-canvas-") as temp:
+        staging = Path(temp)
+        ignore = shutil.ignore_patterns(f"*{TEMP_SUFFIX}")
+        if os.access(data_dir, os.W_OK):
+            # The app holds this lock during each commit, so the copy is one consistent state.
+            with cross_process_write_lock(data_dir):
+                shutil.copytree(data_dir / "store", staging / "store", ignore=ignore)
+        else:
+            shutil.copytree(data_dir / "store", staging / "store", ignore=ignore)
+            notes.append("the data folder is read-only to you, so files were read without a lock")
+        if (staging / "store" / "journal.json").exists():
+            notes.append(
+                "an interrupted commit is pending; the app completes it when it next opens"
+            )
+        store = Store(staging)
+        damage = None
+        try:
+            with quiet_store_logs():
+                store.open(_collection_names())
+        except StoreFileError as exc:
+            damage = f"{exc.path.name}: {exc.problem}"
+        except StoreUnavailable as exc:  # written by a newer version
+            damage = exc.message
+        if damage is not None:
+            yield StagedStore(None, damage, notes)
+            return
+        try:
+            if (staging / "quarantine").exists():
+                notes.append("an unreadable commit journal will be set aside at the next open")
+            yield StagedStore(store, None, notes)
+        finally:
+            store.close()
+
+
+def _collection_names() -> list[str]:
+    from .studio import COLLECTIONS
+
+    return list(COLLECTIONS)
+
+
+# -- small helpers for reports --------------------------------------------------------------------
+
+
+def size_text(size: int) -> str:
+    """Return a byte count for people (``1.2 MB``)."""
+    value = float(size)
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if value < 1024 or unit == "GB":
+            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TB"  # pragma: no cover
+
+
+def age_text(path: Path) -> str:
+    """Return how long ago a file was written."""
+    seconds = max(0, int(datetime.now(UTC).timestamp() - path.stat().st_mtime))
+    if seconds < 120:
+        return f"{seconds} seconds ago"
+    if seconds < 7200:
+        return f"{seconds // 60} minutes ago"
+    if seconds < 172800:
+        return f"{seconds // 3600} hours ago"
+    return f"{seconds // 86400} days ago"
+
+
+def rolling_backups(data_dir: Path) -> list[Path]:
+    folder = data_dir / "backups"
+    return sorted(folder.glob("store-*.zip"), reverse=True) if folder.is_dir() else []
+
+
+def studio_archives(data_dir: Path) -> list[Path]:
+    folder = data_dir / "backups"
+    return sorted(folder.glob("studio-*.zip"), reverse=True) if folder.is_dir() else []
+
+
+def listed(lines: list[str]) -> list[str]:
+    if len(lines) <= LISTED:
+        return lines
+    return [*lines[:LISTED], f"... and {len(lines) - LISTED} more"]
+
+
+# -- check ----------------------------------------------------------------------------------------
+
+
+def image_problems(store: Store, media: MediaStore) -> tuple[list[str], int, set[str]]:
+    """Return missing-image problems, the number of artworks and the names they use."""
+    problems: list[str] = []
+    used: set[str] = set()
+    artworks = list(store.collection("artworks").all())
+    for artwork in artworks:
+        for key in MEDIA_FIELDS:
+            name = artwork.get(key)
+            if not name:
+                continue
+            used.add(name)
+            try:
+                path = media.path(name)
+            except NotFound:
+                problems.append(
+                    f"artwork {artwork['id']} names an image file we never write: {name}"
+                )
+                continue
+            if not path.is_file():
+                problems.append(f"artwork {artwork['id']}: image file images/{name} is missing")
+    return problems, len(artworks), used
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    data_dir: Path = args.data_dir
+    require_store(data_dir)
+    print(f"Checking the studio data in {data_dir}")
+    problems: list[str] = []
+    warnings: list[str] = []
+    media = MediaStore(data_dir / "images")
+    with staged_store(data_dir) as staged:
+        warnings.extend(staged.notes)
+        if staged.store is None:
+            problems.append(f"store: {staged.damage}")
+        else:
+            store = staged.store
+            collections = store.collections()
+            records = sum(len(c) for c in collections.values())
+            shards = sum(len(c.shards) for c in collections.values())
+            print(
+                f"  store: schema {store.schema_version()}, {records} records in "
+                f"{shards} data files, every file readable"
+            )
+            missing, artworks, used = image_problems(store, media)
+            problems.extend(missing)
+            stored_names = media.all_names()
+            print(
+                f"  images: {len(stored_names)} files; {artworks} artworks use {len(used)}"
+                + ("" if missing else ", all present")
+            )
+            orphans = stored_names - used
+            if orphans:
+                warnings.append(
+                    f"{len(orphans)} image files belong to no artwork (left by an interrupted "
+                    "upload or delete; harmless)"
+                )
+    backups = rolling_backups(data_dir)
+    if not backups:
+        warnings.append("there is no rolling backup yet; the app writes one within the hour")
+    else:
+        newest = backups[0]
+        try:
+            read_manifest(newest)
+            verdict = "verified"
+        except ArchiveDamaged:
+            verdict = "DAMAGED"
+            warnings.append(
+                f"the newest rolling backup {newest.name} is damaged; an older one would be used"
+            )
+        print(
+            f"  rolling backups: {len(backups)}, newest {newest.name} "
+            f"({age_text(newest)}, {verdict})"
+        )
+    for warning in warnings:
+        print(f"  warning: {warning}")
+    for problem in listed(problems):
+        print(f"  problem: {problem}")
+    if problems:
+        print(
+            f"NOT healthy: {len(problems)} problem{'s' if len(problems) != 1 else ''} found. "
+            "The app restores the newest good rolling backup when it opens a damaged store; "
+            "or restore an archive into an empty folder with "
+            "`python -m gallery_store restore ARCHIVE`."
+        )
+        return 1
+    print("healthy")
+    return 0
+
+
+# -- backup ---------------------------------------------------------------------------------------
+
+
+def default_archive_path(data_dir: Path) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    candidate = data_dir / "backups" / f"studio-{stamp}.zip"
+    number = 2
+    while candidate.exists():
+        candidate = data_dir / "backups" / f"studio-{stamp}-{number}.zip"
+        number += 1
+    return candidate
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    data_dir: Path = args.data_dir
+    require_store(data_dir)
+    destination = Path(args.output).expanduser() if args.output else default_archive_path(data_dir)
+    if destination.exists():
+        raise CommandFailed(f"{destination} already exists; choose another --output name.")
+    media = MediaStore(data_dir / "images")
+    with staged_store(data_dir) as staged:
+        if staged.store is None:
+            raise CommandFailed(
+                f"The store is damaged ({staged.damage}), so no backup was written. "
+                "Run `python -m gallery_store check` for details."
+            )
+        store = staged.store
+        staging = store.data_dir
+        store_files = store.store_files()
+        # Images are write-once, so they are read from the live folder, linked into the copy.
+        images: list[Path] = []
+        for source in media.files():
+            link = staging / "images" / source.relative_to(media.folder)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(source.resolve())
+            images.append(link)
+        manifest = write_archive(
+            destination,
+            staging,
+            store_files + images,
+            schema_version=store.schema_version(),
+            includes_images=True,
+        )
+    image_count = sum(1 for name in manifest.files if name.startswith("images/"))
+    print(
+        f"Wrote {destination} ({len(manifest.files)} files: "
+        f"{len(manifest.files) - image_count} store files, {image_count} images)."
+    )
+    return 0
+
+
+# -- restore --------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def folder_lock(data_dir: Path) -> Iterator[None]:
+    """Hold the app's process lock so no server starts on the folder mid-restore."""
+    fd = os.open(data_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            raise CommandFailed(
+                f"A Kindred Canvas server is using {data_dir}. Stop it before restoring."
+            ) from exc
+        yield
+    finally:
+        os.close(fd)
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    data_dir: Path = args.data_dir
+    archive = Path(args.archive).expanduser()
+    if not archive.is_file():
+        raise CommandFailed(f"There is no archive at {archive}.")
+    if has_store(data_dir):
+        raise CommandFailed(
+            f"{data_dir} already holds a studio, so nothing was restored. Restore into an "
+            "empty folder (--data-dir NEW_FOLDER), or move this one aside first."
+        )
+    try:
+        manifest = read_manifest(archive)  # every file checked before anything is written
+    except ArchiveDamaged as exc:
+        raise CommandFailed(f"{exc.message} Try an older archive.") from exc
+    if manifest.schema_version > SCHEMA_VERSION:
+        raise CommandFailed(
+            f"{archive.name} was written by a newer Kindred Canvas (schema "
+            f"{manifest.schema_version}); upgrade the app before restoring it."
+        )
+    if not any(name.startswith("store/") for name in manifest.files):
+        raise CommandFailed(f"{archive.name} holds no store files, so nothing was restored.")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with folder_lock(data_dir):
+        if has_store(data_dir):
+            raise CommandFailed(f"{data_dir} gained a studio meanwhile; nothing was restored.")
+        try:
+            restore_archive(archive, data_dir)
+        except ArchiveDamaged as exc:
+            raise CommandFailed(f"{exc.message} Try an older archive.") from exc
+    image_count = sum(1 for name in manifest.files if name.startswith("images/"))
+    print(
+        f"Restored {len(manifest.files)} files ({len(manifest.files) - image_count} store files, "
+        f"{image_count} images) from {archive.name} (made {manifest.created_at or 'unknown'}) "
+        f"into {data_dir}."
+    )
+    if not manifest.includes_images:
+        print("This archive holds no images: artworks will show as missing until they are added.")
+    print("Next: run `python -m gallery_store check`, then start the app.")
+    return 0
+
+
+# -- stats ----------------------------------------------------------------------------------------
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    data_dir: Path = args.data_dir
+    require_store(data_dir)
+    with staged_store(data_dir) as staged:
+        if staged.store is None:
+            raise CommandFailed(
+                f"The store is damaged ({staged.damage}). Run `python -m gallery_store check`."
+            )
+        rows = [
+            (name, len(collection), len(collection.shards))
+            for name, collection in staged.store.collections().items()
+        ]
+    width = max(len("collection"), *(len(name) for name, _, _ in rows))
+    print(f"Studio data in {data_dir}")
+    print(f"  {'collection':<{width}}  {'records':>9}  {'files':>5}")
+    for name, records, shards in rows:
+        print(f"  {name:<{width}}  {records:>9,}  {shards:>5}")
+    total_records = sum(r for _, r, _ in rows)
+    total_shards = sum(s for _, _, s in rows)
+    print(f"  {'total':<{width}}  {total_records:>9,}  {total_shards:>5}")
+    store_files = [
+        p for p in (data_dir / "store").rglob("*") if p.is_file() and p.suffix == ".json"
+    ]
+    print(
+        f"store: {size_text(sum(p.stat().st_size for p in store_files))} "
+        f"in {len(store_files)} files"
+    )
+    images = MediaStore(data_dir / "images").files()
+    print(f"images: {len(images)} files, {size_text(sum(p.stat().st_size for p in images))}")
+    rolling = rolling_backups(data_dir)
+    archives = studio_archives(data_dir)
+    newest = f", newest {rolling[0].name} ({age_text(rolling[0])})" if rolling else ""
+    print(
+        f"backups: {len(rolling)} rolling ({size_text(sum(p.stat().st_size for p in rolling))}"
+        f"{newest}); {len(archives)} whole-studio archives "
+        f"({size_text(sum(p.stat().st_size for p in archives))})"
+    )
+    return 0
+
+
+# -- setup-code -----------------------------------------------------------------------------------
+
+
+NO_CODE = (
+    "This studio already has a therapist account, so there is no setup code. "
+    "A therapist can sign in and invite others."
+)
+
+
+def cmd_setup_code(args: argparse.Namespace) -> int:
+    data_dir: Path = args.data_dir
+    from .studio import Studio
+
+    try:
+        config = config_from_env()
+    except ValueError as error:  # a malformed KINDRED_* setting
+        raise CommandFailed(str(error), code=2) from error
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        # Not open_studio: this command must never share or close another open studio.
+        studio = Studio(data_dir, config)
+    except StoreUnavailable:
+        return setup_code_while_running(data_dir)
+    try:
+        code = studio.accounts.setup_code()
+    finally:
+        studio.close()
+    if code is None:
+        raise CommandFailed(NO_CODE)
+    print(code)
+    return 0
+
+
+def setup_code_while_running(data_dir: Path) -> int:
+    """Read the code the running app made, from a copy of its files."""
+    require_store(data_dir)
+    with staged_store(data_dir) as staged:
+        if staged.store is None:
+            raise CommandFailed(f"The store is damaged ({staged.damage}).")
+        users = staged.store.collection("users").all()
+        if any(user.get("role") == "therapist" for user in users):
+            raise CommandFailed(NO_CODE)
+        record = staged.store.collection("setup").first(kind="setup-code")
+    if record is None:
+        raise CommandFailed(
+            "The running app has not made a setup code yet. Open the app in a browser once, "
+            "then run this again."
+        )
+    print(record["code"])
+    return 0
+
+
+# -- entry point ----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m gallery_store",
+        description="Look after a Kindred Canvas data folder.",
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="the data folder (default: $KINDRED_DATA_DIR, or ./data beside the app)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    check = commands.add_parser("check", help="check every file; prints 'healthy' or the problem")
+    check.set_defaults(handler=cmd_check)
+    backup = commands.add_parser("backup", help="write a whole-studio archive (store + images)")
+    backup.add_argument("--output", help="archive file (default: DATA/backups/studio-STAMP.zip)")
+    backup.set_defaults(handler=cmd_backup)
+    restore = commands.add_parser("restore", help="restore an archive into an empty data folder")
+    restore.add_argument("archive", help="a .zip written by `backup` or a rolling backup")
+    restore.set_defaults(handler=cmd_restore)
+    stats = commands.add_parser("stats", help="count records, files, images and backups")
+    stats.set_defaults(handler=cmd_stats)
+    setup = commands.add_parser("setup-code", help="show the one-time setup code")
+    setup.set_defaults(handler=cmd_setup_code)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; return the exit code (0 ok, 1 failed, 2 misused)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, or a usage error argparse already explained
+        return stop.code if isinstance(stop.code, int) else 2
+    try:
+        if args.data_dir is None:
+            args.data_dir = default_data_dir()
+        args.data_dir = Path(args.data_dir).expanduser()
+        return args.handler(args)
+    except CommandFailed as failure:
+        print(failure, file=sys.stderr)
+        return failure.code
+    except StudioError as error:
+        print(error.message, file=sys.stderr)
+        return 1
+    except OSError as error:
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"Could not read or write a file{where}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("Stopped.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,243 @@
+"""The operator's command line: check, backup, restore, stats and setup-code."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from gallery_store import open_studio
+from gallery_store.__main__ import main
+from gallery_store.studio import COLLECTIONS
+
+from .conftest import FAST_CONFIG, make_image
+
+CIRCLES_SHARD = Path("store/circles/circles-000001.json")
+
+
+def run(capsys, data_dir: Path, *argv: str) -> tuple[int, str, str]:
+    code = main(["--data-dir", str(data_dir), *argv])
+    out, err = capsys.readouterr()
+    assert "Traceback" not in out + err
+    return code, out, err
+
+
+def files_below(folder: Path) -> dict[str, bytes]:
+    if not folder.exists():
+        return {}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture
+def lived_in(studio, therapist, circle, participant):
+    """A studio with people, an artwork with its image files, and a comment."""
+    artwork = studio.artworks.share(
+        participant, make_image("PNG", (320, 240)), caption="Tide", alt_text="Blue waves"
+    )
+    studio.comments.post(therapist, artwork.id, "Thank you for sharing this.")
+    return artwork
+
+
+def everything(studio) -> dict[str, list[dict]]:
+    return {name: list(studio.store.collection(name).all()) for name in COLLECTIONS}
+
+
+# -- check ----------------------------------------------------------------------------------------
+
+
+def test_check_reports_healthy_while_the_studio_is_open(capsys, studio, lived_in, data_dir):
+    code, out, _ = run(capsys, data_dir, "check")
+    assert code == 0
+    assert out.strip().endswith("healthy")
+    assert "rolling backups: 1" in out
+
+
+def test_check_names_a_damaged_file_and_changes_nothing(capsys, studio, lived_in, data_dir):
+    studio.close()
+    shard = data_dir / CIRCLES_SHARD
+    shard.write_bytes(shard.read_bytes()[:20])
+    before = files_below(data_dir)
+
+    code, out, _ = run(capsys, data_dir, "check")
+    assert code == 1
+    assert "circles-000001.json" in out and "not valid JSON" in out
+    assert "NOT healthy" in out and "healthy\n" not in out.replace("NOT healthy", "")
+    assert files_below(data_dir) == before
+
+
+def test_check_reports_a_missing_image(capsys, studio, lived_in, data_dir):
+    (data_dir / "images" / lived_in.full_name).unlink()
+    code, out, _ = run(capsys, data_dir, "check")
+    assert code == 1
+    assert lived_in.full_name in out and "missing" in out
+
+
+def test_check_of_a_folder_without_a_studio_says_so(capsys, tmp_path):
+    code, out, err = run(capsys, tmp_path / "nothing-here", "check")
+    assert code == 1
+    assert "no studio data" in err and out == ""
+
+
+# -- backup and restore ---------------------------------------------------------------------------
+
+
+def test_backup_then_restore_reproduces_the_studio(capsys, studio, lived_in, data_dir, tmp_path):
+    archive = tmp_path / "studio.zip"
+    code, out, _ = run(capsys, data_dir, "backup", "--output", str(archive))  # studio still open
+    assert code == 0
+    assert str(archive) in out and "3 images" in out
+
+    target = tmp_path / "restored"
+    code, out, _ = run(capsys, target, "restore", str(archive))
+    assert code == 0
+    assert "Restored" in out and str(target) in out
+
+    restored = open_studio(target, FAST_CONFIG)
+    try:
+        assert everything(restored) == everything(studio)
+        for name in lived_in.media_names:
+            assert restored.media.read(name) == studio.media.read(name)
+    finally:
+        restored.close()
+    code, out, _ = run(capsys, target, "check")
+    assert code == 0 and out.strip().endswith("healthy")
+
+
+def test_backup_without_output_goes_to_the_backups_folder(capsys, studio, lived_in, data_dir):
+    code, out, _ = run(capsys, data_dir, "backup")
+    assert code == 0
+    written = list((data_dir / "backups").glob("studio-*.zip"))
+    assert len(written) == 1 and str(written[0]) in out
+    # Whole-studio archives are not rolling backups: pruning never touches them.
+    assert written[0] not in studio.backups.archives()
+
+
+def test_backup_refuses_to_overwrite_an_existing_file(capsys, studio, lived_in, data_dir, tmp_path):
+    existing = tmp_path / "keep.zip"
+    existing.write_bytes(b"an older backup")
+    code, _, err = run(capsys, data_dir, "backup", "--output", str(existing))
+    assert code == 1 and "already exists" in err
+    assert existing.read_bytes() == b"an older backup"
+
+
+def test_restore_into_a_folder_with_a_studio_is_refused(
+    capsys, studio, lived_in, data_dir, tmp_path
+):
+    archive = tmp_path / "studio.zip"
+    assert run(capsys, data_dir, "backup", "--output", str(archive))[0] == 0
+    studio.close()
+    before = files_below(data_dir)
+    code, out, err = run(capsys, data_dir, "restore", str(archive))
+    assert code == 1
+    assert "already holds a studio" in err and out == ""
+    assert files_below(data_dir) == before
+
+
+def test_restore_of_a_damaged_archive_is_refused_and_changes_nothing(
+    capsys, studio, lived_in, data_dir, tmp_path
+):
+    archive = tmp_path / "studio.zip"
+    assert run(capsys, data_dir, "backup", "--output", str(archive))[0] == 0
+    damaged = tmp_path / "damaged.zip"
+    damaged.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    empty = tmp_path / "empty"
+    empty.mkdir()
+
+    for target in (tmp_path / "missing", empty):
+        code, out, err = run(capsys, target, "restore", str(damaged))
+        assert out == ""
+        assert code == 1
+        assert "damaged" in err and "nothing was restored" in err
+        assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "missing").exists()
+    assert list(empty.iterdir()) == []
+
+
+def test_restore_of_a_missing_archive_says_so(capsys, tmp_path):
+    code, _, err = run(capsys, tmp_path / "new", "restore", str(tmp_path / "nope.zip"))
+    assert code == 1 and "no archive" in err
+    assert not (tmp_path / "new").exists()
+
+
+# -- stats ----------------------------------------------------------------------------------------
+
+
+def test_stats_counts_records_files_images_and_backups(capsys, studio, lived_in, data_dir):
+    code, out, _ = run(capsys, data_dir, "stats")
+    assert code == 0
+    rows = {
+        m[1]: (int(m[2].replace(",", "")), int(m[3]))
+        for m in re.finditer(r"^\s+(\w+)\s+([\d,]+)\s+(\d+)$", out, re.MULTILINE)
+    }
+    assert rows["users"] == (2, 1)  # the therapist and the participant
+    assert rows["circles"] == (1, 1)
+    assert rows["artworks"] == (1, 1)
+    assert rows["comments"] == (1, 1)
+    assert rows["reflections"] == (0, 0)
+    assert rows["total"][0] == sum(len(c) for c in studio.store.collections().values())
+    assert re.search(r"^images: 3 files, ", out, re.MULTILINE)
+    assert re.search(r"^backups: 1 rolling ", out, re.MULTILINE)
+
+
+# -- setup-code -----------------------------------------------------------------------------------
+
+
+def test_setup_code_on_a_fresh_studio_prints_the_same_code_each_time(capsys, tmp_path):
+    data_dir = tmp_path / "data"
+    code, out, _ = run(capsys, data_dir, "setup-code")
+    assert code == 0
+    setup_code = out.strip()
+    assert re.fullmatch(r"SET[\w-]+", setup_code)
+    assert run(capsys, data_dir, "setup-code")[1].strip() == setup_code
+
+    # While the app holds the folder, the code is read from a copy of its files.
+    studio = open_studio(data_dir, FAST_CONFIG)
+    try:
+        code, out, _ = run(capsys, data_dir, "setup-code")
+        assert code == 0 and out.strip() == setup_code
+        assert studio.accounts.setup_code() == setup_code
+    finally:
+        studio.close()
+
+
+def test_setup_code_after_a_therapist_exists_prints_no_code(capsys, studio, therapist, data_dir):
+    code, out, err = run(capsys, data_dir, "setup-code")  # the studio is open: read a copy
+    assert code == 1 and out == ""
+    assert "already has a therapist" in err
+    studio.close()
+    code, out, err = run(capsys, data_dir, "setup-code")
+    assert code == 1 and out == ""
+    assert "already has a therapist" in err
+
+
+# -- misuse ---------------------------------------------------------------------------------------
+
+
+def test_usage_errors_exit_with_2(capsys):
+    assert main([]) == 2
+    assert main(["restore"]) == 2
+    assert main(["--help"]) == 0
+    capsys.readouterr()
+
+
+def test_default_data_dir_comes_from_the_environment(
+    capsys, studio, lived_in, data_dir, monkeypatch
+):
+    monkeypatch.setenv("KINDRED_DATA_DIR", str(data_dir))
+    assert main(["check"]) == 0
+    assert str(data_dir) in capsys.readouterr().out
+
+
+def test_a_backup_of_a_damaged_store_is_refused(capsys, studio, lived_in, data_dir, tmp_path):
+    studio.close()
+    shutil.copy(data_dir / CIRCLES_SHARD, tmp_path / "kept.json")
+    (data_dir / CIRCLES_SHARD).write_bytes(b"\x00" * 32)
+    code, _, err = run(capsys, data_dir, "backup", "--output", str(tmp_path / "b.zip"))
+    assert code == 1 and "damaged" in err
+    assert not (tmp_path / "b.zip").exists()
