@@ -147,6 +147,16 @@ class Exports:
             self._downloads[code] = Download(path, actor.id, expires)
         return f"export/{code}"
 
+    def prepare_exhibition(self, actor: User, circle_id: str) -> tuple[str, int]:
+        """Build a circle's exhibition archive; return a one-time link and how many pieces."""
+        code = secrets.token_urlsafe(24)
+        path = self.folder / f"{secrets.token_hex(12)}.zip"
+        count = self.write_exhibition(actor, circle_id, path)
+        expires = self.studio.now().timestamp() + DOWNLOAD_SECONDS
+        with self._lock:
+            self._downloads[code] = Download(path, actor.id, expires)
+        return f"export/{code}", count
+
     def claim_download(self, actor: User | None, code: str) -> Path | None:
         """Return the prepared archive for its owner, once; None if expired or not theirs."""
         with self._lock:

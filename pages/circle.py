@@ -170,6 +170,18 @@ def _settings(ctx: Context, circle) -> None:
                 st.error(exc.message)
             else:
                 st.success("Saved.")
+    st.subheader("Exhibition")
+    st.caption("A ZIP of the circle's art for an exhibition — only pieces whose artists opted in.")
+    if st.button("Prepare an exhibition download", key="prepare_exhibition"):
+        try:
+            link, count = studio.exports.prepare_exhibition(ctx.user, circle.id)
+        except StudioError as exc:
+            st.error(exc.message)
+        else:
+            st.session_state["exhibition"] = (link, count)
+    prepared = st.session_state.get("exhibition")
+    if prepared:
+        st.link_button(f"Download the exhibition ({prepared[1]} artworks)", prepared[0])
     label = "Open the circle again" if circle.archived else "Archive this circle (read-only)"
     if st.button(label, key="archive_circle"):
         studio.circles.archive(ctx.user, circle.id, not circle.archived)

@@ -1,0 +1,1 @@
+"""Browser tests: the real server, driven by Debian's Chromium through Playwright."""

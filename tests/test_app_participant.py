@@ -1,0 +1,565 @@
+"""The app as a participant: today's prompt, the gallery, an artwork, the journal, the account."""
+
+from __future__ import annotations
+
+import html
+
+from gallery_store import REACTIONS
+from tests.apptest import (
+    all_text,
+    app_for,
+    button,
+    click,
+    img_tags,
+    share_art,
+    texts,
+    titles,
+    widget,
+)
+from tests.conftest import PASSWORD, make_image
+from ui.forms import ALT_TEXT_HELP
+
+# -- today ----------------------------------------------------------------------------------------
+
+
+def test_today_shows_the_circles_prompt(studio, data_dir, monkeypatch, circle, participant):
+    at = app_for(studio, data_dir, monkeypatch, user=participant)
+
+    todays = studio.prompts.today(participant, circle.id)
+    assert titles(at) == ["Today"]
+    assert todays.prompt.title in [h.value for h in at.header]
+    assert any(c.value.startswith("Today's prompt") for c in at.caption)
+    assert not at.exception
+
+
+def test_the_check_in_saves_a_mood(studio, data_dir, monkeypatch, circle, participant):
+    at = app_for(studio, data_dir, monkeypatch, user=participant)
+    at.radio(key="mood_score_today_before").set_value(4)
+    click(at, "Save check-in")
+
+    moods = studio.reflections.moods(participant)
+    assert [(m.moment, m.score) for m in moods] == [("before", 4)]
+    assert "Thank you for checking in." in [s.value for s in at.success]
+    assert not at.exception
+
+
+def test_skipping_the_check_in_saves_nothing(studio, data_dir, monkeypatch, circle, participant):
+    at = app_for(studio, data_dir, monkeypatch, user=participant)
+    click(at, "Save check-in")
+
+    assert studio.reflections.moods(participant) == []
+    assert "No worries — check-ins are always optional." in [i.value for i in at.info]
+    assert not at.exception
+
+
+def test_the_share_form_explains_alt_text(studio, data_dir, monkeypatch, circle, participant):
+    at = app_for(studio, data_dir, monkeypatch, user=participant)
+
+    alt = at.text_area(key="alt_today")
+    assert alt.label == "Describe your artwork for people who can't see it (alt text)"
+    assert alt.help == ALT_TEXT_HELP
+    assert ALT_TEXT_HELP in [c.value for c in at.caption]
+    assert at.text_area(key="caption_today").label == "Caption (optional)"
+    assert "blurred" in at.text_input(key="warning_today").help
+    uploader = at.file_uploader(key="share_upload")
+    assert set(uploader.allowed_type) >= {".png", ".jpg", ".webp"}
+    assert not at.exception
+
+
+def test_sharing_without_an_image_asks_for_one(studio, data_dir, monkeypatch, circle, participant):
+    at = app_for(studio, data_dir, monkeypatch, user=participant)
+    click(at, "Share with my circle")
+
+    assert "Please choose a photo or take one first." in [e.value for e in at.error]
+    assert studio.artworks.by_artist(participant) == []
+    assert not at.exception
+
+
+def test_uploading_and_sharing_an_artwork(studio, data_dir, monkeypatch, circle, participant):
+    at = app_for(studio, data_dir, monkeypatch, user=participant)
+    at.file_uploader(key="share_upload").upload("river.png", make_image(), "image/png")
+    at.run()
+    assert len(at.image) == 1  # the private preview
+    at.text_area(key="caption_today").input("A river at dusk")
+    at.text_area(key="alt_today").input("Orange wash of colour")
+    click(at, "Share with my circle")
+
+    shared = studio.artworks.by_artist(participant)
+    assert [(a.caption, a.alt_text) for a in shared] == [("A river at dusk", "Orange wash of colour")]
+    todays = studio.prompts.today(participant, circle.id)
+    assert shared[0].prompt_id == todays.prompt.id
+    assert "Shared with your circle. Thank you for showing up today." in [
+        s.value for s in at.success
+    ]
+    assert at.radio(key="mood_score_today_after")  # the after check-in is offered now
+    assert not at.exception
+
+
+def test_an_upload_that_is_not_an_image_is_refused_kindly(
+    studio, data_dir, monkeypatch, circle, participant
+):
+    at = app_for(studio, data_dir, monkeypatch, user=participant)
+    at.file_uploader(key="share_upload").upload("note.png", b"not an image at all", "image/png")
+    # st.image can't preview it either; the share itself must refuse with words, not a trace.
+    at.run()
+    if at.exception:
+        # The preview of undecodable bytes is Streamlit's, not ours: remember it and move on.
+        raise AssertionError(f"the preview failed: {at.exception[0].value}")
+    click(at, "Share with my circle")
+
+    assert studio.artworks.by_artist(participant) == []
+    assert at.error and "Traceback" not in at.error[0].value
+    assert not at.exception
+
+
+def test_another_prompt_changes_the_prompt(studio, data_dir, monkeypatch, circle, participant):
+    at = app_for(studio, data_dir, monkeypatch, user=participant)
+    todays_title = studio.prompts.today(participant, circle.id).prompt.title
+    click(at, "Show me another prompt")
+
+    headers = [h.value for h in at.header]
+    assert len(headers) == 1 and headers != [todays_title]
+    assert any(c.value.startswith("Another prompt for you") for c in at.caption)
+    click(at, "Back to today's prompt")
+    assert [h.value for h in at.header] == [todays_title]
+    assert not at.exception
+
+
+# -- gallery --------------------------------------------------------------------------------------
+
+
+def test_a_shared_artwork_shows_with_its_alt_text(
+    studio, data_dir, monkeypatch, circle, participant, peer
+):
+    alt = 'A "bright" sun & <a moon> over hills'
+    artwork = share_art(studio, peer, circle, caption="Morning", alt_text=alt)
+    at = app_for(studio, data_dir, monkeypatch, user=participant, page="gallery")
+
+    assert titles(at) == [f"{circle.name} gallery"]
+    images = img_tags(at)
+    assert len(images) == 1
+    assert f'alt="{html.escape(alt, quote=True)}"' in images[0]
+    assert f'src="art/{artwork.id}/thumb"' in images[0]
+    assert "**Sam**" in [m.value for m in at.markdown]
+    assert "Morning" in [c.value for c in at.caption]
+    assert not at.exception
+
+
+def test_an_empty_gallery_says_so(studio, data_dir, monkeypatch, circle, participant):
+    at = app_for(studio, data_dir, monkeypatch, user=participant, page="gallery")
+
+    assert any(i.value.startswith("No art here yet") for i in at.info)
+    assert img_tags(at) == []
+    assert not at.exception
+
+
+def test_content_warned_art_is_blurred_until_shown(
+    studio, data_dir, monkeypatch, circle, participant, peer
+):
+    artwork = share_art(studio, peer, circle, content_warning="grief")
+    at = app_for(studio, data_dir, monkeypatch, user=participant, page="gallery")
+
+    [blurred] = img_tags(at)
+    assert f"art/{artwork.id}/blur" in blurred
+    assert "/thumb" not in blurred
+    assert "Content warning: grief" in blurred
+    click(at, "Show this artwork")
+
+    [shown] = img_tags(at)
+    assert f"art/{artwork.id}/thumb" in shown
+    assert "/blur" not in shown
+    assert not [b for b in at.button if b.label == "Show this artwork"]
+    assert not at.exception
+
+
+def test_always_show_preference_shows_the_thumb(
+    studio, data_dir, monkeypatch, circle, participant, peer
+):
+    artwork = share_art(studio, peer, circle, content_warning="grief")
+    at = app_for(studio, data_dir, monkeypatch, user=participant, page="gallery")
+    at.selectbox(key="gallery_sensitive").set_value("show")
+    at.run()
+
+    assert studio.artworks.sensitive_choice(participant) == "show"
+    [shown] = img_tags(at)
+    assert f"art/{artwork.id}/thumb" in shown
+    assert not at.exception
+
+
+def test_always_hide_preference_shows_only_the_warning(
+    studio, data_dir, monkeypatch, circle, participant, peer
+):
+    share_art(studio, peer, circle, content_warning="grief")
+    studio.artworks.set_sensitive_choice(participant, "hide")
+    at = app_for(studio, data_dir, monkeypatch, user=participant, page="gallery")
+
+    assert img_tags(at) == []
+    assert "*Hidden: grief*" in [m.value for m in at.markdown]
+    assert not at.exception
+
+
+def test_the_gallery_pages_thirty_artworks(
+    studio, data_dir, monkeypatch, circle, participant, peer
+):
+    for number in range(30):
+        share_art(studio, peer, circle, caption=f"Piece {number}")
+    at = app_for(studio, data_dir, monkeypatch, user=participant, page="gallery")
+
+    assert len(img_tags(at)) == 24
+    assert "Piece 29" in [c.value for c in at.caption]  # newest first
+    button(at, "Older →")
+    assert not [b for b in at.button if b.label == "← Newer"]
+    click(at, "Older →")
+
+    assert len(img_tags(at)) == 6
+    assert "Piece 0" in [c.value for c in at.caption]
+    assert not [b for b in at.button if b.label == "Older →"]
+    click(at, "← Newer")
+    assert len(img_tags(at)) == 24
+    assert not at.exception
+
+
+def test_open_goes_to_the_artwork(studio, data_dir, monkeypatch, circle, participant, peer):
+    artwork = share_art(studio, peer, circle, caption="Morning")
+    at = app_for(studio, data_dir, monkeypatch, user=participant, page="gallery")
+    at.button(key=f"open_{artwork.id}").click()
+    at.run()
+
+    assert at.query_params["art"] in (artwork.id, [artwork.id])
+    assert titles(at) == ["By Sam"]
+    assert f"art/{artwork.id}/full" in img_tags(at)[0]
+    click(at, "← Back to the gallery")
+    assert titles(at) == [f"{circle.name} gallery"]
+    assert not at.exception
+
+
+# -- one artwork ----------------------------------------------------------------------------------
+
+
+def _artwork_app(studio, data_dir, monkeypatch, viewer, artwork):
+    return app_for(
+        studio, data_dir, monkeypatch, user=viewer, page="gallery", query={"art": artwork.id}
+    )
+
+
+def test_reaction_buttons_toggle(studio, data_dir, monkeypatch, circle, participant, peer):
+    artwork = share_art(studio, participant, circle)
+    at = _artwork_app(studio, data_dir, monkeypatch, peer, artwork)
+
+    assert [b.label for b in at.button if b.key and b.key.startswith("react_")] == list(
+        REACTIONS.values()
+    )
+    at.button(key=f"react_relate_{artwork.id}").click()
+    at.run()
+    assert studio.reactions.mine(peer, artwork.id) == {"relate"}
+    assert at.button(key=f"react_relate_{artwork.id}").label == "✓ I relate"
+
+    at.button(key=f"react_relate_{artwork.id}").click()
+    at.run()
+    assert studio.reactions.mine(peer, artwork.id) == set()
+    assert "Only the artist sees who reacted. There are no counts here." in texts(at)
+    assert not at.exception
+
+
+def test_a_comment_posts_and_appears(studio, data_dir, monkeypatch, circle, participant, peer):
+    artwork = share_art(studio, participant, circle)
+    at = _artwork_app(studio, data_dir, monkeypatch, peer, artwork)
+    at.text_area(key=f"draft_{artwork.id}").input("The blue feels like a deep breath.")
+    click(at, "Post comment")
+
+    comments = studio.comments.for_artwork(peer, artwork.id)
+    assert [c.text for c in comments] == ["The blue feels like a deep breath."]
+    assert "The blue feels like a deep breath." in [m.value for m in at.markdown]
+    assert at.text_area(key=f"draft_{artwork.id}").value == ""
+    assert not at.exception
+
+
+def test_a_starter_fills_the_draft(studio, data_dir, monkeypatch, circle, participant, peer):
+    artwork = share_art(studio, participant, circle)
+    at = _artwork_app(studio, data_dir, monkeypatch, peer, artwork)
+    starter = next(b for b in at.button if b.key and b.key.startswith(f"starter_{artwork.id}_"))
+    starter.click()
+    at.run()
+
+    assert at.text_area(key=f"draft_{artwork.id}").value == starter.label.rstrip("…") + " "
+    assert not at.exception
+
+
+def test_a_judging_draft_gets_a_gentle_nudge(
+    studio, data_dir, monkeypatch, circle, participant, peer
+):
+    artwork = share_art(studio, participant, circle)
+    at = _artwork_app(studio, data_dir, monkeypatch, peer, artwork)
+    at.text_area(key=f"draft_{artwork.id}").input("this is ugly")
+    click(at, "Post comment")
+
+    assert studio.comments.for_artwork(peer, artwork.id) == []
+    assert len(at.warning) == 1
+    assert any(c.value.startswith("You could try:") for c in at.caption)
+    assert not [b for b in at.button if b.label == "Post comment"]
+    click(at, "Post anyway")
+
+    assert [c.text for c in studio.comments.for_artwork(peer, artwork.id)] == ["this is ugly"]
+    assert not at.warning
+    assert not at.exception
+
+
+def test_a_crisis_comment_shows_support_and_flags_it(
+    studio, data_dir, monkeypatch, therapist, circle, participant, peer
+):
+    artwork = share_art(studio, participant, circle)
+    at = _artwork_app(studio, data_dir, monkeypatch, peer, artwork)
+    at.text_area(key=f"draft_{artwork.id}").input("I want to kill myself tonight")
+    click(at, "Post comment")
+
+    assert "#### You don't have to carry this alone" in [m.value for m in at.markdown]
+    queue = studio.moderation.queue(therapist)
+    assert [(i.flag.kind, i.flag.about_user_id) for i in queue] == [("crisis", peer.id)]
+    assert not at.exception
+
+
+def test_the_artist_sees_who_witnessed_and_can_edit(
+    studio, data_dir, monkeypatch, circle, participant, peer
+):
+    artwork = share_art(studio, participant, circle, caption="First try")
+    studio.reactions.toggle(peer, artwork.id, "moved")
+    at = _artwork_app(studio, data_dir, monkeypatch, participant, artwork)
+
+    markdown = [m.value for m in at.markdown]
+    assert "**Who witnessed your art**" in markdown
+    assert f"{REACTIONS['moved']}: Sam" in markdown
+    assert not [b for b in at.button if b.key and b.key.startswith("react_")]
+    assert "Edit or delete your artwork" in [e.label for e in at.expander]
+    assert not [b for b in at.button if b.label.startswith("Report")]
+
+    widget(at.text_area, "Caption").input("Second try")
+    click(at, "Save changes")
+    assert studio.artworks.get(participant, artwork.id).caption == "Second try"
+    assert "Second try" in [m.value for m in at.markdown]
+    assert not at.exception
+
+
+def test_the_artist_sees_a_quiet_note_before_anyone_reacts(
+    studio, data_dir, monkeypatch, circle, participant
+):
+    artwork = share_art(studio, participant, circle)
+    at = _artwork_app(studio, data_dir, monkeypatch, participant, artwork)
+
+    assert "**Who witnessed your art**" not in [m.value for m in at.markdown]
+    assert any(c.value.startswith("Reactions from your circle will show here") for c in at.caption)
+    assert not at.exception
+
+
+def test_the_artist_can_delete_their_artwork(studio, data_dir, monkeypatch, circle, participant):
+    artwork = share_art(studio, participant, circle)
+    at = _artwork_app(studio, data_dir, monkeypatch, participant, artwork)
+    click(at, "Delete this artwork")
+    click(at, "Yes, delete it")
+
+    assert studio.artworks.by_artist(participant) == []
+    assert "art" not in at.query_params
+    assert titles(at) == [f"{circle.name} gallery"]
+    assert not at.exception
+
+
+def test_content_warned_art_is_blurred_in_the_artwork_view(
+    studio, data_dir, monkeypatch, circle, participant, peer
+):
+    artwork = share_art(studio, participant, circle, content_warning="blood")
+    at = _artwork_app(studio, data_dir, monkeypatch, peer, artwork)
+
+    [blurred] = img_tags(at)
+    assert f"art/{artwork.id}/blur" in blurred and "Content warning: blood" in blurred
+    click(at, "Show this artwork")
+    [shown] = img_tags(at)
+    assert f"art/{artwork.id}/full" in shown
+    assert not at.exception
+
+
+# -- journal --------------------------------------------------------------------------------------
+
+
+def test_a_reflection_is_private_by_default_and_listed(
+    studio, data_dir, monkeypatch, circle, participant
+):
+    at = app_for(studio, data_dir, monkeypatch, user=participant, page="journal")
+    assert titles(at) == ["Your journal"]
+    widget(at.text_area, "Write a reflection").input("The clay felt steadying today.")
+    click(at, "Save reflection")
+
+    [reflection] = studio.reflections.for_user(participant, participant.id)
+    assert reflection.text == "The clay felt steadying today."
+    assert reflection.share_with_therapist is False
+    assert "Saved to your journal." in [s.value for s in at.success]
+    assert "The clay felt steadying today." in [m.value for m in at.markdown]
+    assert not at.exception
+
+
+def test_share_with_therapist_toggles(studio, data_dir, monkeypatch, circle, participant):
+    reflection = studio.reflections.write(participant, "A note", circle_id=circle.id)
+    at = app_for(studio, data_dir, monkeypatch, user=participant, page="journal")
+    at.button(key=f"share_{reflection.id}").click()
+    at.run()
+
+    assert studio.reflections.get(participant, reflection.id).share_with_therapist is True
+    assert at.button(key=f"share_{reflection.id}").label == "Make private again"
+    assert any(c.value.endswith("shared with your therapist") for c in at.caption)
+    at.button(key=f"share_{reflection.id}").click()
+    at.run()
+    assert studio.reflections.get(participant, reflection.id).share_with_therapist is False
+    assert not at.exception
+
+
+def test_a_reflection_can_be_deleted(studio, data_dir, monkeypatch, circle, participant):
+    reflection = studio.reflections.write(participant, "Gone soon", circle_id=circle.id)
+    at = app_for(studio, data_dir, monkeypatch, user=participant, page="journal")
+    at.button(key=f"delete_reflection_{reflection.id}").click()
+    at.run()
+
+    assert studio.reflections.for_user(participant, participant.id) == []
+    assert "Gone soon" not in all_text(at)
+    assert not at.exception
+
+
+def test_the_mood_chart_shows_check_ins(studio, data_dir, monkeypatch, circle, participant):
+    at = app_for(studio, data_dir, monkeypatch, user=participant, page="journal")
+    assert any(i.value.startswith("Check in before and after") for i in at.info)
+    assert not at.get("arrow_vega_lite_chart")
+
+    studio.reflections.check_in(participant, "before", 2, circle_id=circle.id)
+    studio.reflections.check_in(participant, "after", 4, circle_id=circle.id)
+    at.run()
+
+    charts = at.get("arrow_vega_lite_chart")
+    assert len(charts) == 1
+    assert '"score"' in charts[0].proto.spec
+    assert not at.exception
+
+
+def test_my_artworks_are_in_the_journal(studio, data_dir, monkeypatch, circle, participant):
+    artwork = share_art(studio, participant, circle, caption="Mine")
+    at = app_for(studio, data_dir, monkeypatch, user=participant, page="journal")
+
+    assert any(f"art/{artwork.id}/thumb" in body for body in img_tags(at))
+    assert not at.exception
+
+
+def test_prepare_my_download_gives_a_link(studio, data_dir, monkeypatch, circle, participant):
+    share_art(studio, participant, circle)
+    at = app_for(studio, data_dir, monkeypatch, user=participant, page="journal")
+    assert not at.get("link_button")
+    click(at, "Prepare my download")
+
+    [link] = at.get("link_button")
+    assert link.proto.label == "Download my data (ZIP)"
+    assert link.proto.url.startswith("export/")
+    code = link.proto.url.removeprefix("export/")
+    path = studio.exports.claim_download(participant, code)
+    assert path is not None and path.exists()
+    assert not at.exception
+
+
+def test_deleting_the_account_needs_the_password(
+    studio, data_dir, monkeypatch, circle, participant
+):
+    at = app_for(studio, data_dir, monkeypatch, user=participant, page="journal")
+    click(at, "Delete my account…")
+    widget(at.text_input, "Type your password to confirm").input("not my password")
+    click(at, "Delete everything")
+    assert at.error
+    assert studio.accounts.authenticate("robin", PASSWORD).id == participant.id
+
+    widget(at.text_input, "Type your password to confirm").input(PASSWORD)
+    click(at, "Delete everything")
+    assert titles(at) == ["Welcome to Kindred Canvas"]
+    assert not at.exception
+
+
+# -- account --------------------------------------------------------------------------------------
+
+
+def test_rename(studio, data_dir, monkeypatch, circle, participant):
+    at = app_for(studio, data_dir, monkeypatch, user=participant, page="account")
+    assert titles(at) == ["Your account"]
+    assert "Signed in as robin" in [c.value for c in at.caption]
+    widget(at.text_input, "Name shown in your circles").input("Robin B")
+    click(at, "Save name")
+
+    assert studio.accounts.refresh(participant).display_name == "Robin B"
+    assert "Saved." in [s.value for s in at.success]
+    at.run()
+    assert "**Robin B**" in [m.value for m in at.sidebar.markdown]
+    assert not at.exception
+
+
+def test_change_password_keeps_this_session(studio, data_dir, monkeypatch, circle, participant):
+    other_device = studio.accounts.start_session(participant)
+    at = app_for(studio, data_dir, monkeypatch, user=participant, page="account")
+    token = at.session_state["session_token"]
+    widget(at.text_input, "Current password").input(PASSWORD)
+    widget(at.text_input, "New password (10 or more characters)").input("a brand new meadow")
+    click(at, "Change password")
+
+    assert any(s.value.startswith("Your password is changed.") for s in at.success)
+    assert studio.accounts.session_user(token).id == participant.id
+    assert studio.accounts.session_user(other_device) is None
+    assert studio.accounts.authenticate("robin", "a brand new meadow").id == participant.id
+    at.run()
+    assert titles(at) == ["Your account"]
+    assert not at.exception
+
+
+def test_change_password_with_a_wrong_current_password_is_refused(
+    studio, data_dir, monkeypatch, circle, participant
+):
+    at = app_for(studio, data_dir, monkeypatch, user=participant, page="account")
+    widget(at.text_input, "Current password").input("not my password")
+    widget(at.text_input, "New password (10 or more characters)").input("a brand new meadow")
+    click(at, "Change password")
+
+    assert at.error and not at.success
+    assert studio.accounts.authenticate("robin", PASSWORD).id == participant.id
+    assert not at.exception
+
+
+def test_the_insights_consent_toggle_is_stored(studio, data_dir, monkeypatch, circle, participant):
+    at = app_for(studio, data_dir, monkeypatch, user=participant, page="account")
+    consent = widget(
+        at.toggle, "Include my mood check-ins in my circle's anonymous summaries"
+    )
+    assert consent.value is studio.reflections.insights_consent(participant)
+    consent.set_value(not consent.value)
+    at.run()
+
+    assert studio.reflections.insights_consent(participant) is True
+    assert "Saved." in [s.value for s in at.success]
+    assert not at.exception
+
+
+def test_notes_from_a_facilitator_show_once(
+    studio, data_dir, monkeypatch, therapist, circle, participant
+):
+    studio.moderation.contact(therapist, participant.id, "Thinking of you **today**", circle_id=circle.id)
+    at = app_for(studio, data_dir, monkeypatch, user=participant, page="account")
+
+    assert "Notes for you" in [s.value for s in at.subheader]
+    assert any("Thinking of you" in i.value for i in at.info)
+    assert studio.moderation.notices(participant) == [] or all(
+        n.read for n in studio.moderation.notices(participant)
+    )
+    assert not at.exception
+
+
+def test_joining_another_circle_from_the_account(
+    studio, data_dir, monkeypatch, therapist, circle, other_circle, participant
+):
+    code = studio.circles.invite(therapist, other_circle.id)
+    at = app_for(studio, data_dir, monkeypatch, user=participant, page="account")
+    at.text_input(key="another_circle_code").input(code)
+    click(at, "Join")
+
+    assert {c.id for c in studio.circles.for_user(participant)} == {circle.id, other_circle.id}
+    at.run()
+    # With two circles, the sidebar lets the person switch.
+    assert at.sidebar.selectbox(key="circle_id").options
+    assert not at.exception
