@@ -11,7 +11,7 @@ from gallery_store.safety import detect_crisis
 from gallery_store.text import escape_markdown, relative_time
 from prompts import THEME_TITLES
 from ui.context import Context
-from ui.widgets import artwork_image, crisis_panel, show_text
+from ui.widgets import artwork_image, crisis_panel, rerun_fragment, show_text
 
 PER_PAGE = 24
 COLUMNS = 4
@@ -165,7 +165,7 @@ def _reactions(ctx: Context, artwork: Artwork, is_artist: bool) -> None:
                 studio.reactions.toggle(ctx.user, artwork.id, kind)
             except StudioError as exc:
                 st.error(exc.message)
-            st.rerun(scope="fragment")
+            rerun_fragment()
     st.caption("Only the artist sees who reacted. There are no counts here.")
 
 
@@ -189,7 +189,7 @@ def _comments(ctx: Context, artwork: Artwork, is_artist: bool) -> None:
             if comment.user_id == ctx.user.id:
                 if st.button("Delete my comment", key=f"delete_comment_{comment.id}"):
                     studio.comments.delete(ctx.user, comment.id)
-                    st.rerun(scope="fragment")
+                    rerun_fragment()
             else:
                 _report(ctx, "comment", comment.id, "this comment")
     if not artwork.comments_enabled:
@@ -217,7 +217,7 @@ def _comments(ctx: Context, artwork: Artwork, is_artist: bool) -> None:
         post = st.button("Post comment", key=f"post_{artwork.id}", type="primary")
         if post and nudge:
             st.session_state[confirm_key] = text
-            st.rerun(scope="fragment")
+            rerun_fragment()
     if post:
         try:
             studio.comments.post(ctx.user, artwork.id, text)
@@ -228,7 +228,7 @@ def _comments(ctx: Context, artwork: Artwork, is_artist: bool) -> None:
         if detect_crisis(text):
             st.session_state["crisis_after_post"] = True
         del st.session_state[draft_key]
-        st.rerun(scope="fragment")
+        rerun_fragment()
     if st.session_state.pop("crisis_after_post", False):
         path = ctx.studio.config.crisis_resources_file
         crisis_panel(str(path) if path else None)

@@ -76,9 +76,12 @@ def render(ctx: Context) -> None:
     if not source.startswith("Draw"):
         image_bytes = uploaded.getvalue() if uploaded is not None else None
     if image_bytes and not source.startswith("Draw"):
-        st.image(
-            image_bytes, caption="Preview — only you can see this until you share it", width=320
-        )
+        try:
+            st.image(
+                image_bytes, caption="Preview — only you can see this until you share it", width=320
+            )
+        except Exception:  # Streamlit decodes the raw file itself; sharing checks it properly.
+            st.caption("We can't show a preview of this file.")
     artwork = share_form(
         studio, ctx.user, ctx.circle.id, image_bytes, prompt_id=prompt_id, key="today"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 
 from gallery_store import REACTIONS
+from gallery_store.text import escape_markdown
 from tests.apptest import (
     all_text,
     app_for,
@@ -162,7 +163,7 @@ def test_content_warned_art_is_blurred_until_shown(
     [blurred] = img_tags(at)
     assert f"art/{artwork.id}/blur" in blurred
     assert "/thumb" not in blurred
-    assert "Content warning: grief" in blurred
+    assert 'alt="Blurred artwork with a content warning: grief"' in blurred
     click(at, "Show this artwork")
 
     [shown] = img_tags(at)
@@ -269,7 +270,7 @@ def test_a_comment_posts_and_appears(studio, data_dir, monkeypatch, circle, part
 
     comments = studio.comments.for_artwork(peer, artwork.id)
     assert [c.text for c in comments] == ["The blue feels like a deep breath."]
-    assert "The blue feels like a deep breath." in [m.value for m in at.markdown]
+    assert escape_markdown("The blue feels like a deep breath.") in [m.value for m in at.markdown]
     assert at.text_area(key=f"draft_{artwork.id}").value == ""
     assert not at.exception
 
@@ -369,7 +370,7 @@ def test_content_warned_art_is_blurred_in_the_artwork_view(
     at = _artwork_app(studio, data_dir, monkeypatch, peer, artwork)
 
     [blurred] = img_tags(at)
-    assert f"art/{artwork.id}/blur" in blurred and "Content warning: blood" in blurred
+    assert f"art/{artwork.id}/blur" in blurred and "content warning: blood" in blurred
     click(at, "Show this artwork")
     [shown] = img_tags(at)
     assert f"art/{artwork.id}/full" in shown
@@ -391,7 +392,7 @@ def test_a_reflection_is_private_by_default_and_listed(
     assert reflection.text == "The clay felt steadying today."
     assert reflection.share_with_therapist is False
     assert "Saved to your journal." in [s.value for s in at.success]
-    assert "The clay felt steadying today." in [m.value for m in at.markdown]
+    assert escape_markdown("The clay felt steadying today.") in [m.value for m in at.markdown]
     assert not at.exception
 
 

@@ -23,12 +23,8 @@ CIRCLE_KEY = "circle_id"
 @st.cache_resource(show_spinner=False)
 def get_studio() -> Studio:
     """Open the studio once per server process (shared by every session)."""
-    studio = open_studio(default_data_dir(), config_from_env())
-    code = studio.accounts.setup_code()
-    if code:
-        # The first therapist needs this code: only someone with the server's log has it.
-        log.warning("Kindred Canvas first-run setup code: %s", code)
-    return studio
+    # serve.py opened it at start (and printed the setup code); tests open it here.
+    return open_studio(default_data_dir(), config_from_env())
 
 
 @dataclass(frozen=True)

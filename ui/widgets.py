@@ -8,6 +8,7 @@ from collections.abc import Callable
 from functools import lru_cache
 
 import streamlit as st
+from streamlit.errors import StreamlitAPIException
 
 from gallery_store import StudioError
 from gallery_store.models import Artwork
@@ -19,6 +20,7 @@ __all__ = [
     "browser_redirect",
     "crisis_panel",
     "guarded",
+    "rerun_fragment",
     "show_text",
 ]
 
@@ -97,3 +99,15 @@ def guarded(action: Callable[[], object], *, success: str | None = None) -> obje
     if success:
         st.success(success)
     return result
+
+
+def rerun_fragment() -> None:
+    """Rerun only the fragment this is called from, or the whole page when that isn't allowed.
+
+    Streamlit folds a fragment's rerun into a full one when another widget changed at the same
+    moment (and AppTest always runs the whole page): there ``scope="fragment"`` raises.
+    """
+    try:
+        st.rerun(scope="fragment")
+    except StreamlitAPIException:
+        st.rerun()
