@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from gallery_store import REACTIONS, StudioError
-from gallery_store.comments import COMMENT_LIMIT, STARTERS
+from gallery_store.comments import COMMENT_LIMIT, EDIT_MINUTES, STARTERS
 from gallery_store.models import Artwork
 from gallery_store.safety import detect_crisis
 from gallery_store.text import escape_markdown, relative_time
@@ -57,9 +57,24 @@ def _grid(ctx: Context) -> None:
     if new_choice != choice:
         studio.artworks.set_sensitive_choice(ctx.user, new_choice)
         choice = new_choice
+    past = studio.prompts.past(ctx.user, ctx.circle.id, days=28)
+    prompt_titles = {None: "Any prompt"} | {p.prompt.id: p.prompt.title for p in past}
+    prompt_id = st.selectbox(
+        "Prompt", list(prompt_titles), format_func=prompt_titles.get, key="gallery_prompt"
+    )
+    filters = (mine, theme, prompt_id)
+    if st.session_state.get("gallery_filters") != filters:
+        st.session_state["gallery_filters"] = filters
+        st.session_state["gallery_page"] = 1
     page_number = st.session_state.get("gallery_page", 1)
     page = studio.artworks.gallery(
-        ctx.user, ctx.circle.id, page=page_number, per_page=PER_PAGE, theme=theme, mine=mine
+        ctx.user,
+        ctx.circle.id,
+        page=page_number,
+        per_page=PER_PAGE,
+        theme=theme,
+        mine=mine,
+        prompt_id=prompt_id,
     )
     if not page:
         st.info("No art here yet. When someone shares, it will appear here — newest first.")
@@ -187,9 +202,7 @@ def _comments(ctx: Context, artwork: Artwork, is_artist: bool) -> None:
             if comment.status == "hidden":
                 st.caption("Hidden from the circle while a facilitator takes a look.")
             if comment.user_id == ctx.user.id:
-                if st.button("Delete my comment", key=f"delete_comment_{comment.id}"):
-                    studio.comments.delete(ctx.user, comment.id)
-                    rerun_fragment()
+                _own_comment_tools(ctx, comment)
             else:
                 _report(ctx, "comment", comment.id, "this comment")
     if not artwork.comments_enabled:
@@ -232,6 +245,30 @@ def _comments(ctx: Context, artwork: Artwork, is_artist: bool) -> None:
     if st.session_state.pop("crisis_after_post", False):
         path = ctx.studio.config.crisis_resources_file
         crisis_panel(str(path) if path else None)
+
+
+def _own_comment_tools(ctx: Context, comment) -> None:
+    studio = ctx.studio
+    age = (studio.now() - comment.created_at).total_seconds() if comment.created_at else 1e9
+    left, right = st.columns(2)
+    if age < EDIT_MINUTES * 60:
+        with left.popover("Edit"):
+            text = st.text_area(
+                "Your comment",
+                value=comment.text,
+                max_chars=COMMENT_LIMIT,
+                key=f"edit_text_{comment.id}",
+            )
+            if st.button("Save", key=f"edit_save_{comment.id}"):
+                try:
+                    studio.comments.edit(ctx.user, comment.id, text)
+                except StudioError as exc:
+                    st.error(exc.message)
+                else:
+                    rerun_fragment()
+    if right.button("Delete my comment", key=f"delete_comment_{comment.id}"):
+        studio.comments.delete(ctx.user, comment.id)
+        rerun_fragment()
 
 
 def _report(ctx: Context, kind: str, subject_id: str, label: str) -> None:

@@ -76,7 +76,21 @@ def _reflections(ctx: Context) -> None:
             show_text(reflection.text)
             if reflection.feelings:
                 st.caption("Feelings: " + ", ".join(reflection.feelings))
-            left, right = st.columns(2)
+            left, middle, right = st.columns(3)
+            with middle.popover("Edit"):
+                new_text = st.text_area(
+                    "Reflection",
+                    value=reflection.text,
+                    max_chars=REFLECTION_LIMIT,
+                    key=f"edit_reflection_{reflection.id}",
+                )
+                if st.button("Save", key=f"save_reflection_{reflection.id}"):
+                    try:
+                        studio.reflections.edit(ctx.user, reflection.id, text=new_text)
+                    except StudioError as exc:
+                        st.error(exc.message)
+                    else:
+                        st.rerun()
             if left.button(
                 "Share with therapist"
                 if not reflection.share_with_therapist
