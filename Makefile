@@ -41,7 +41,7 @@ bench: $(VENV)/.dev
 	$(BIN)/python -m benchmarks
 
 demo: $(VENV)/.runtime
-	$(BIN)/python -m gallery_store demo --data-dir $(CURDIR)/demo_data
+	test -e $(CURDIR)/demo_data/store || $(BIN)/python -m gallery_store --data-dir $(CURDIR)/demo_data demo
 	KINDRED_DATA_DIR=$(CURDIR)/demo_data $(BIN)/streamlit run serve.py --server.port $(PORT)
 
 check: $(VENV)/.runtime

@@ -495,7 +495,20 @@ def build_parser() -> argparse.ArgumentParser:
     stats.set_defaults(handler=cmd_stats)
     setup = commands.add_parser("setup-code", help="show the one-time setup code")
     setup.set_defaults(handler=cmd_setup_code)
+    demo = commands.add_parser("demo", help="fill an EMPTY folder with a demo studio")
+    demo.set_defaults(handler=cmd_demo)
     return parser
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Seed a demo studio into an empty folder and say how to sign in."""
+    from .demo import seed_demo
+
+    made = seed_demo(args.data_dir)
+    print(f"A demo studio is ready in {made.data_dir}.")
+    print(f"Sign in as the therapist: {made.therapist} / {made.password}")
+    print(f"or as a participant: {', '.join(made.participants)} (same password).")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

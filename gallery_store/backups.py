@@ -184,8 +184,14 @@ class RollingBackups:
         newest = self.archives()
         if not newest:
             return True
-        age = now.timestamp() - newest[0].stat().st_mtime
-        return age >= self.interval_seconds
+        # The name carries the studio clock's time when it was taken (the same clock as
+        # ``now``); the file's mtime would mix in the machine's clock.
+        try:
+            stamp = datetime.strptime(newest[0].stem[len("store-") :], "%Y%m%dT%H%M%S%fZ")
+            taken = stamp.replace(tzinfo=UTC).timestamp()
+        except ValueError:
+            taken = newest[0].stat().st_mtime
+        return now.timestamp() - taken >= self.interval_seconds
 
     def take(self, files: list[Path], schema_version: int, now: datetime) -> Path:
         """Write a new snapshot and prune old ones."""

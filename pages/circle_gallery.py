@@ -209,6 +209,10 @@ def _comments(ctx: Context, artwork: Artwork, is_artist: bool) -> None:
         st.caption("The artist has turned comments off for this piece.")
         return
     draft_key = f"draft_{artwork.id}"
+    if st.session_state.pop(f"clear_{draft_key}", False):
+        # Set before the widget exists so the browser empties the box too: `del` resets only
+        # Python's copy, and the browser's stale text comes back (streamlit#16388).
+        st.session_state[draft_key] = ""
     st.caption("Ways to begin:")
     starter_columns = st.columns(len(STARTERS))
     for column, starter in zip(starter_columns, STARTERS, strict=True):
@@ -240,7 +244,7 @@ def _comments(ctx: Context, artwork: Artwork, is_artist: bool) -> None:
         st.session_state.pop(confirm_key, None)
         if detect_crisis(text):
             st.session_state["crisis_after_post"] = True
-        del st.session_state[draft_key]
+        st.session_state[f"clear_{draft_key}"] = True
         rerun_fragment()
     if st.session_state.pop("crisis_after_post", False):
         path = ctx.studio.config.crisis_resources_file

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from gallery_store.errors import AuthenticationFailed
 from tests.apptest import all_text, app_for, button, click, titles, widget
 from tests.conftest import PASSWORD
 
@@ -173,7 +174,7 @@ def test_a_bad_invite_code_is_refused_kindly(studio, data_dir, monkeypatch, ther
     assert "Traceback" not in at.error[0].value
     assert "session_token" not in at.session_state
     assert titles(at) == ["Welcome to Kindred Canvas"]
-    with pytest.raises(Exception):  # noqa: B017 - any refusal: the account must not exist
+    with pytest.raises(AuthenticationFailed):
         studio.accounts.authenticate("marigold", PASSWORD)
     assert not at.exception
 

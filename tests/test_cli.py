@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from gallery_store import open_studio
+from gallery_store import open_studio, storage
 from gallery_store.__main__ import main
+from gallery_store.errors import SaveFailed
 from gallery_store.studio import COLLECTIONS
 
-from .conftest import FAST_CONFIG, make_image
+from .conftest import FAST_CONFIG, PASSWORD, make_image
 
 CIRCLES_SHARD = Path("store/circles/circles-000001.json")
 
@@ -241,3 +242,36 @@ def test_a_backup_of_a_damaged_store_is_refused(capsys, studio, lived_in, data_d
     code, _, err = run(capsys, data_dir, "backup", "--output", str(tmp_path / "b.zip"))
     assert code == 1 and "damaged" in err
     assert not (tmp_path / "b.zip").exists()
+
+
+def test_check_and_backup_complete_a_pending_journal_only_in_their_copy(
+    capsys, studio, lived_in, data_dir, tmp_path, monkeypatch
+):
+    real_write = storage.atomic_write_bytes
+
+    def journal_only(path: Path, data: bytes) -> None:
+        if path.name != "journal.json":
+            raise SaveFailed()
+        real_write(path, data)
+
+    monkeypatch.setattr(storage, "atomic_write_bytes", journal_only)
+    therapist = studio.accounts.authenticate("tess", PASSWORD)
+    decided = studio.circles.create(therapist, "Decided circle")  # two files: a journal
+    monkeypatch.undo()
+    before = files_below(data_dir / "store")
+    assert "journal.json" in before
+
+    code, out, _ = run(capsys, data_dir, "check")
+    assert code == 0 and out.strip().endswith("healthy")
+    assert "interrupted commit is pending" in out
+    archive = tmp_path / "studio.zip"
+    assert run(capsys, data_dir, "backup", "--output", str(archive))[0] == 0
+    assert files_below(data_dir / "store") == before  # neither touched the live files
+
+    target = tmp_path / "restored"
+    assert run(capsys, target, "restore", str(archive))[0] == 0
+    restored = open_studio(target, FAST_CONFIG)
+    try:
+        assert restored.store.collection("circles").get(decided.id)["name"] == "Decided circle"
+    finally:
+        restored.close()

@@ -22,7 +22,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -403,26 +403,3 @@ def cookie_header(context, name: str = "kc_session") -> str | None:
             return f"{name}={cookie['value']}"
     return None
 
-
-__all__ = [
-    "IDLE",
-    "PASSWORD",
-    "SETUP_CODE_RE",
-    "AppServer",
-    "Callable",
-    "People",
-    "SeedClock",
-    "cookie_header",
-    "fast_config",
-    "go_to",
-    "http_get",
-    "main_text",
-    "painting",
-    "screenshot",
-    "seed",
-    "serve",
-    "settle",
-    "sign_in",
-    "submit_and_follow_cookie",
-    "visit",
-]

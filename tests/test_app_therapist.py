@@ -1,0 +1,476 @@
+"""The app as a therapist: circles, the prompt library, the care queue and insights."""
+
+from __future__ import annotations
+
+import pytest
+
+from gallery_store import StudioError
+from gallery_store.policy import COFACILITATOR
+from gallery_store.text import escape_markdown
+from prompts import THEME_TITLES
+from tests.apptest import (
+    all_text,
+    app_for,
+    click,
+    img_tags,
+    open_page,
+    share_art,
+    texts,
+    titles,
+    widget,
+)
+from tests.conftest import PASSWORD, join
+
+# -- circles --------------------------------------------------------------------------------------
+
+
+def test_a_therapist_creates_a_circle(studio, data_dir, monkeypatch, therapist):
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="circles")
+    assert titles(at) == ["Circles"]
+    assert "Create your first circle to invite people in." in [i.value for i in at.info]
+    widget(at.text_input, "Circle name").input("Friday art club")
+    click(at, "Create circle")
+
+    [created] = studio.circles.facilitated(therapist)
+    assert created.name == "Friday art club" and created.timezone == "UTC"
+    assert at.selectbox(key="manage_circle").value == created.id
+    assert "Invites" in [s.value for s in at.subheader]
+    assert not at.exception
+
+
+def test_a_bad_time_zone_is_refused_kindly(studio, data_dir, monkeypatch, therapist):
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="circles")
+    form = next(f for f in at.get("form") if f.proto.form.form_id == "new_circle")
+    widget(form.text_input, "Circle name").input("Friday art club")
+    widget(form.text_input, "Time zone").input("Mars/Olympus_Mons")
+    click(at, "Create circle")
+
+    assert studio.circles.facilitated(therapist) == []
+    assert at.error and "Traceback" not in at.error[0].value
+    assert not at.exception
+
+
+def test_an_invite_code_is_shown_once_and_works(studio, data_dir, monkeypatch, therapist, circle):
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="circles")
+    widget(at.text_input, "Note to yourself (optional)").input("For Maria")
+    click(at, "Make an invite code")
+
+    [code] = [c.value for c in at.code]
+    assert any(s.value.startswith("Share this code") for s in at.success)
+    assert any(m.value.startswith("For Maria · used 0/1 · active") for m in at.markdown)
+    maria = studio.accounts.join(code, "maria", PASSWORD, "Maria")
+    assert [c.id for c in studio.circles.for_user(maria)] == [circle.id]
+    assert not at.exception
+
+
+def test_an_invite_can_be_revoked(studio, data_dir, monkeypatch, therapist, circle):
+    code = studio.circles.invite(therapist, circle.id, label="Spare")
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="circles")
+    click(at, "Revoke")
+
+    assert any(m.value.startswith("Spare · used 0/1 · revoked") for m in at.markdown)
+    assert not [b for b in at.button if b.label == "Revoke"]
+    with pytest.raises(StudioError):
+        studio.accounts.join(code, "maria", PASSWORD, "Maria")
+    assert not at.exception
+
+
+def test_members_are_listed_with_usernames(
+    studio, data_dir, monkeypatch, therapist, circle, participant, peer
+):
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="circles")
+
+    markdown = [m.value for m in at.markdown]
+    assert "**Robin** · robin · Participant" in markdown
+    assert "**Sam** · sam · Participant" in markdown
+    assert "**Tess** · tess · Therapist" in markdown
+    # No buttons to pause or demote the therapist themself.
+    assert not [b for b in at.button if b.key == f"disable_{therapist.id}"]
+    assert not at.exception
+
+
+def test_pause_and_re_enable_an_account(
+    studio, data_dir, monkeypatch, therapist, circle, participant
+):
+    their_session = studio.accounts.start_session(participant)
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="circles")
+    assert at.button(key=f"disable_{participant.id}").label == "Pause account"
+    at.button(key=f"disable_{participant.id}").click()
+    at.run()
+
+    assert studio.accounts.get(therapist, participant.id).disabled
+    assert studio.accounts.session_user(their_session) is None
+    assert "**Robin** · robin · Participant · paused" in [m.value for m in at.markdown]
+    assert at.button(key=f"disable_{participant.id}").label == "Re-enable account"
+
+    at.button(key=f"disable_{participant.id}").click()
+    at.run()
+    assert not studio.accounts.get(therapist, participant.id).disabled
+    assert studio.accounts.authenticate("robin", PASSWORD).id == participant.id
+    assert not at.exception
+
+
+def test_a_reset_code_is_shown_and_works(
+    studio, data_dir, monkeypatch, therapist, circle, participant
+):
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="circles")
+    at.button(key=f"reset_{participant.id}").click()
+    at.run()
+
+    [code] = [c.value for c in at.code]
+    assert "Give this one-time code to them in person or by phone:" in [i.value for i in at.info]
+    studio.accounts.redeem_reset_code("robin", code, "a fresh spring meadow")
+    assert studio.accounts.authenticate("robin", "a fresh spring meadow").id == participant.id
+    assert not at.exception
+
+
+def test_make_a_co_facilitator(studio, data_dir, monkeypatch, therapist, circle, participant):
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="circles")
+    at.button(key=f"role_{participant.id}").click()
+    at.run()
+
+    assert studio.circles.membership(participant, circle.id).role == COFACILITATOR
+    assert "**Robin** · robin · Co-facilitator" in [m.value for m in at.markdown]
+    assert at.button(key=f"role_{participant.id}").label == "Make participant"
+    assert not at.exception
+
+
+def test_circle_settings_save(studio, data_dir, monkeypatch, therapist, circle):
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="circles")
+    form = next(f for f in at.get("form") if f.proto.form.form_id == "circle_settings")
+    widget(form.text_input, "Name").input("Tuesday carers")
+    click(at, "Save settings")
+
+    assert studio.circles.get(therapist, circle.id).name == "Tuesday carers"
+    assert "Saved." in [s.value for s in at.success]
+    assert not at.exception
+
+
+# -- prompt library -------------------------------------------------------------------------------
+
+
+def _library_titles(at) -> list[str]:
+    return [e.label for e in at.expander if e.label != "Write a new prompt"]
+
+
+def test_the_library_lists_prompts(studio, data_dir, monkeypatch, therapist, circle):
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="prompts")
+
+    assert titles(at) == ["Prompt library"]
+    library = studio.prompts.library(therapist)
+    assert f"{len(library)} prompts" in [c.value for c in at.caption]
+    assert len(_library_titles(at)) == len(library) > 10
+    assert {p.title for p in library} == {t.split(" · ")[0] for t in _library_titles(at)}
+    assert [t.label for t in at.tabs] == ["Library", "Plan a circle", "Import and export"]
+    assert not at.exception
+
+
+def test_search_filters_the_library(studio, data_dir, monkeypatch, therapist, circle):
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="prompts")
+    first = studio.prompts.library(therapist)[0]
+    at.text_input(key="prompt_search").input(first.title)
+    at.run()
+
+    shown = _library_titles(at)
+    assert 1 <= len(shown) < len(studio.prompts.library(therapist))
+    assert any(t.startswith(first.title) for t in shown)
+    at.text_input(key="prompt_search").input("zzz no prompt is called this")
+    at.run()
+    assert _library_titles(at) == []
+    assert "0 prompts" in [c.value for c in at.caption]
+    assert not at.exception
+
+
+def test_retire_and_restore_a_prompt(studio, data_dir, monkeypatch, therapist, circle):
+    prompt = studio.prompts.library(therapist)[0]
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="prompts")
+    at.button(key=f"retire_{prompt.id}").click()
+    at.run()
+
+    assert studio.prompts.get(therapist, prompt.id).retired
+    assert prompt.id not in {p.id for p in studio.prompts.library(therapist)}
+    assert not [b for b in at.button if b.key == f"retire_{prompt.id}"]
+
+    at.toggle(key="prompt_retired").set_value(True)
+    at.run()
+    assert at.button(key=f"retire_{prompt.id}").label == "Restore"
+    at.button(key=f"retire_{prompt.id}").click()
+    at.run()
+    assert not studio.prompts.get(therapist, prompt.id).retired
+    assert not at.exception
+
+
+def test_write_a_new_prompt(studio, data_dir, monkeypatch, therapist, circle):
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="prompts")
+    form = next(f for f in at.get("form") if f.proto.form.form_id == "prompt_form_new")
+    widget(form.text_input, "Title").input("A window at night")
+    widget(form.text_area, "Instructions").input("Draw the view from a window after dark.")
+    widget(form.multiselect, "Themes").set_value([next(iter(THEME_TITLES))])
+    widget(form.text_area, "Reflection questions (one per line, 2 to 4)").input(
+        "What did you notice?\nWhat felt calm?"
+    )
+    click(at, "Add prompt")
+
+    titles_now = {p.title for p in studio.prompts.library(therapist)}
+    assert "A window at night" in titles_now
+    assert not at.error
+    assert not at.exception
+
+
+def test_the_plan_shows_fourteen_days_and_pins(studio, data_dir, monkeypatch, therapist, circle):
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="prompts")
+
+    [plan] = at.dataframe
+    assert len(plan.value) == 14
+    assert list(plan.value.columns) == ["Day", "Prompt", "Why"]
+    prompt = studio.prompts.library(therapist)[-1]
+    form = next(f for f in at.get("form") if f.proto.form.form_id == "pin")
+    widget(form.selectbox, "Prompt").set_value(prompt.id)
+    click(at, "Pin")
+
+    [entry] = studio.prompts.plan_entries(therapist, circle.id)
+    assert entry["kind"] == "pin" and entry["prompt_id"] == prompt.id
+    assert studio.prompts.today(therapist, circle.id).prompt.id == prompt.id
+    [plan] = at.dataframe
+    assert plan.value.iloc[0]["Prompt"] == prompt.title
+    assert plan.value.iloc[0]["Why"] == "pinned"
+    assert any(m.value.startswith(escape_markdown(f"Pinned {prompt.title}")) for m in at.markdown)
+    click(at, "Remove")
+    assert studio.prompts.plan_entries(therapist, circle.id) == []
+    assert not at.exception
+
+
+def test_export_and_import_a_deck(studio, data_dir, monkeypatch, therapist, circle):
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="prompts")
+    download = button_download(at, "Download deck")
+    theme = at.selectbox(key="export_theme").value
+    assert download.proto.label == "Download deck"
+
+    deck = studio.prompts.export_deck(therapist, theme)
+    at.file_uploader(key="deck_upload").upload(f"{theme}.toml", deck.encode(), "application/toml")
+    at.run()
+    click(at, "Import")
+
+    [message] = [s.value for s in at.success]
+    assert message.startswith("Added 0, changed 0, unchanged ")
+    assert not at.exception
+
+
+def test_a_deck_that_is_not_text_is_refused_kindly(studio, data_dir, monkeypatch, therapist):
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="prompts")
+    at.file_uploader(key="deck_upload").upload("deck.toml", b"\xff\xfe\x00bad", "application/toml")
+    at.run()
+    click(at, "Import")
+
+    assert at.error and "Traceback" not in at.error[0].value
+    assert not at.exception
+
+
+def button_download(at, label: str):
+    """Return the download button with this label."""
+    for element in at.get("download_button"):
+        if element.proto.label == label:
+            return element
+    raise AssertionError(f"No download button {label!r}")
+
+
+# -- care queue -----------------------------------------------------------------------------------
+
+
+def test_an_empty_care_queue_says_thank_you(studio, data_dir, monkeypatch, therapist, circle):
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="care")
+
+    assert titles(at) == ["Care queue"]
+    assert "Nothing is waiting. Thank you for looking after your circle." in [
+        s.value for s in at.success
+    ]
+    assert not at.exception
+
+
+def test_a_reported_artwork_can_be_restored(
+    studio, data_dir, monkeypatch, therapist, circle, participant, peer
+):
+    artwork = share_art(studio, participant, circle, caption="Storm")
+    studio.moderation.report(peer, "artwork", artwork.id, "It frightened me")
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="care")
+
+    shown = all_text(at)
+    assert "Why it was reported: It frightened me" in shown
+    assert "Reported by Sam" in shown
+    assert img_tags(at) == []  # the art stays out of sight until the therapist chooses
+    click(at, "Show the artwork (shown blurred until you choose)")
+    assert any(f"art/{artwork.id}/thumb" in body for body in img_tags(at))
+
+    form = next(f for f in at.get("form") if f.proto.form.form_id.startswith("resolve_"))
+    form.radio[0].set_value("restore")
+    widget(form.text_input, "Why (kept in the audit log)").input("A storm is not a threat")
+    click(at, "Save")
+
+    assert studio.artworks.get(peer, artwork.id).status == "visible"
+    assert studio.moderation.queue(therapist) == []
+    assert "Nothing is waiting. Thank you for looking after your circle." in [
+        s.value for s in at.success
+    ]
+    audit = [e.why for e in studio.moderation.audit_log(therapist, circle.id)]
+    assert "A storm is not a threat" in audit
+    assert not at.exception
+
+
+def test_a_note_to_the_person_reaches_them(
+    studio, data_dir, monkeypatch, therapist, circle, participant, peer
+):
+    artwork = share_art(studio, participant, circle)
+    studio.moderation.report(peer, "artwork", artwork.id, "Not sure about this")
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="care")
+    form = next(f for f in at.get("form") if f.proto.form.form_id.startswith("resolve_"))
+    form.radio[0].set_value("restore")
+    widget(form.text_input, "Why (kept in the audit log)").input("Fine as it is")
+    widget(form.text_area, "A note to the person (optional)").input("Your piece is back up.")
+    click(at, "Save")
+
+    assert any(n.text == "Your piece is back up." for n in studio.moderation.notices(participant))
+    assert not at.exception
+
+
+def test_a_crisis_flag_asks_the_therapist_to_reach_out(
+    studio, data_dir, monkeypatch, therapist, circle, participant
+):
+    artwork = share_art(studio, participant, circle)
+    studio.comments.post(participant, artwork.id, "I want to kill myself")
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="care")
+
+    assert any(
+        w.value.startswith("Consider reaching out to this person today.") for w in at.warning
+    )
+    assert any(m.value.startswith("**Crisis signal**") for m in at.markdown)
+    assert not at.exception
+
+
+# -- insights -------------------------------------------------------------------------------------
+
+
+def test_insights_with_too_few_people(
+    studio, data_dir, monkeypatch, therapist, circle, participant
+):
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="insights")
+
+    assert titles(at) == ["Insights"]
+    info = [i.value for i in at.info]
+    assert "Too few people took part in these weeks to show anything yet." in info
+    assert any(i.startswith("Shown once at least 3 people") for i in info)
+    assert not at.metric
+    assert button_download(at, "Download as CSV")
+    assert not at.exception
+
+
+def test_insights_show_mood_change_for_three_consenting_people(
+    studio, data_dir, monkeypatch, therapist, circle
+):
+    people = [join(studio, therapist, circle, name) for name in ("ana", "ben", "cai")]
+    for person in people:
+        studio.reflections.set_insights_consent(person, True)
+        studio.reflections.check_in(person, "before", 2, circle_id=circle.id)
+        studio.reflections.check_in(person, "after", 4, circle_id=circle.id)
+        share_art(studio, person, circle)
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="insights")
+
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {
+        "Before (average)": "2.0 / 5",
+        "After (average)": "4.0 / 5",
+        "Change": "+2.0",
+    }
+    assert at.get("vega_lite_chart")  # the weekly participation chart
+    assert not at.exception
+
+
+def test_insights_leave_out_people_who_did_not_consent(
+    studio, data_dir, monkeypatch, therapist, circle
+):
+    people = [join(studio, therapist, circle, name) for name in ("ana", "ben", "cai")]
+    for person in people:
+        studio.reflections.check_in(person, "before", 2, circle_id=circle.id)
+        studio.reflections.check_in(person, "after", 4, circle_id=circle.id)
+    studio.reflections.set_insights_consent(people[0], True)
+    studio.reflections.set_insights_consent(people[1], True)
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="insights")
+
+    assert not at.metric
+    assert not at.exception
+
+
+def test_reading_shared_notes_shows_only_shared_ones_and_is_logged(
+    studio, data_dir, monkeypatch, therapist, circle, participant
+):
+    shared = studio.reflections.write(
+        participant, "Shared thought", circle_id=circle.id, share_with_therapist=True
+    )
+    studio.reflections.write(participant, "Private thought", circle_id=circle.id)
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="insights")
+    assert studio.reflections.reads_of(participant, shared.id) == []  # nothing read on open
+
+    at.selectbox(key="notes_person").set_value(participant.id)
+    click(at, "Read their shared notes")
+
+    shown = texts(at)
+    assert "Shared thought" in shown
+    assert "Private thought" not in all_text(at)
+    assert [name for name, _ in studio.reflections.reads_of(participant, shared.id)] == ["Tess"]
+    at.run()  # showing the loaded notes again does not log another read
+    assert len(studio.reflections.reads_of(participant, shared.id)) == 1
+    assert not at.exception
+
+
+def test_a_person_with_no_shared_notes(
+    studio, data_dir, monkeypatch, therapist, circle, participant
+):
+    studio.reflections.write(participant, "Private thought", circle_id=circle.id)
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="insights")
+    at.selectbox(key="notes_person").set_value(participant.id)
+    click(at, "Read their shared notes")
+
+    assert "Robin hasn't shared any notes with you." in [i.value for i in at.info]
+    assert "Private thought" not in all_text(at)
+    assert not at.exception
+
+
+# -- the therapist elsewhere ----------------------------------------------------------------------
+
+
+def test_the_therapist_starts_on_the_gallery_and_can_open_art(
+    studio, data_dir, monkeypatch, therapist, circle, participant
+):
+    artwork = share_art(studio, participant, circle, caption="Dawn")
+    at = app_for(studio, data_dir, monkeypatch, user=therapist)
+    assert titles(at) == [f"{circle.name} gallery"]
+
+    at = app_for(
+        studio, data_dir, monkeypatch, user=therapist, page="gallery", query={"art": artwork.id}
+    )
+    assert titles(at) == ["By Robin"]
+    assert any(f"art/{artwork.id}/full" in body for body in img_tags(at))
+    assert "Dawn" in [m.value for m in at.markdown]
+    assert not at.exception
+
+
+def test_a_co_facilitator_sees_the_circle_but_not_therapist_tools(
+    studio, data_dir, monkeypatch, therapist, circle, participant, peer
+):
+    studio.circles.set_role(therapist, circle.id, participant.id, COFACILITATOR)
+    at = app_for(studio, data_dir, monkeypatch, user=participant, page="circles")
+
+    assert titles(at) == ["Circles"]
+    markdown = [m.value for m in at.markdown]
+    assert "**Sam** · sam · Participant" in markdown
+    # Only therapists pause accounts, change roles, issue reset codes or change settings.
+    assert not [b for b in at.button if b.key and b.key.startswith(("disable_", "role_", "reset_"))]
+    assert "Circle settings" not in [s.value for s in at.subheader]
+    assert "Start a new circle" not in [e.label for e in at.expander]
+
+    open_page(at, "care")
+    assert titles(at) == ["Care queue"]
+    open_page(at, "prompts")
+    assert titles(at) == ["Today"]  # not theirs: the router falls back to their default page
+    open_page(at, "insights")
+    assert titles(at) == ["Today"]
+    assert not at.exception
