@@ -21,7 +21,7 @@ from .errors import (
 )
 from .models import ROLE_PARTICIPANT, ROLE_THERAPIST, Invite, User
 from .passwords import PasswordPolicy, code_hash, new_code, same, token_hash
-from .policy import FACILITATOR, PARTICIPANT, Policy
+from .policy import COFACILITATOR, FACILITATOR, PARTICIPANT, Policy
 from .text import clean_text
 
 if TYPE_CHECKING:
@@ -360,10 +360,18 @@ class Accounts:
                 raise NotFound()
             if actor.id != user_id and not self._shares_circle(actor.id, user_id):
                 raise NotFound()
-            return User.from_record(record)
+            if actor.id == user_id or self._shares_circle(actor.id, user_id, facilitating=True):
+                return User.from_record(record)
+            # Peers see the name a person shows, not their sign-in name or a pause
+            # (as in Circles.members).
+            return User.from_record(record, username="", disabled=False)
 
-    def _shares_circle(self, a: str, b: str) -> bool:
-        mine = {m["circle_id"] for m in self.memberships.by("user", a)}
+    def _shares_circle(self, a: str, b: str, *, facilitating: bool = False) -> bool:
+        mine = {
+            m["circle_id"]
+            for m in self.memberships.by("user", a)
+            if not facilitating or m["role"] in (FACILITATOR, COFACILITATOR)
+        }
         return any(m["circle_id"] in mine for m in self.memberships.by("user", b))
 
     def refresh(self, actor: User) -> User:

@@ -222,7 +222,9 @@ class Circles:
                         display_name=user["display_name"],
                         role=membership["role"],
                         username=user["username"] if sees_usernames else None,
-                        disabled=bool(user.get("disabled")),
+                        # Pausing is a facilitator's decision about a person; peers
+                        # don't learn of it, as they don't learn sign-in names.
+                        disabled=bool(user.get("disabled")) and sees_usernames,
                     )
                 )
             return result

@@ -27,6 +27,8 @@ __all__ = ["Exports"]
 
 Progress = Callable[[float, str], None]
 DOWNLOAD_SECONDS = 3600
+# Stands in for a deleted reporter on a report that stays open (never a real id).
+FORMER_MEMBER = "someone-who-left"
 
 # Records a person owns, by collection and the field that names them.
 OWNED = (
@@ -67,6 +69,11 @@ class Exports:
         self.folder = studio.data_dir / "exports"
         self._downloads: dict[str, Download] = {}
         self._lock = threading.Lock()
+        # Links live in memory only, so archives left from before a restart can never be
+        # fetched: remove them rather than keep people's data lying around.
+        if self.folder.exists():
+            for leftover in self.folder.glob("*.zip"):
+                leftover.unlink(missing_ok=True)
 
     # -- download my data ------------------------------------------------------------------------
 
@@ -159,6 +166,11 @@ class Exports:
 
     def claim_download(self, actor: User | None, code: str) -> Path | None:
         """Return the prepared archive for its owner, once; None if expired or not theirs."""
+        try:
+            with self.store.reading():
+                self.policy.active(actor)
+        except PermissionDenied:
+            return None
         with self._lock:
             download = self._downloads.get(code)
             if download is None or actor is None or actor.id != download.user_id:
@@ -204,13 +216,23 @@ class Exports:
                     c(name).remove(record_id)
             for flag in c("flags").find(about_user_id=user_id):
                 c("flags").remove(flag["id"])
+            for flag in c("flags").all():
+                # A report they made stays for the moderators, no longer naming them.
+                if user_id in flag.get("reporters", []):
+                    reporters = [FORMER_MEMBER if r == user_id else r for r in flag["reporters"]]
+                    c("flags").update(flag["id"], reporters=reporters)
             for entry in c("audit").all():
                 if user_id in (entry.get("actor_id"), entry.get("subject_id")):
                     c("audit").remove(entry["id"])
             for read in c("reads").all():
-                if read.get("reader_id") == user_id:
+                if user_id in (read.get("reader_id"), read.get("author_id")):
                     c("reads").remove(read["id"])
             c("users").remove(user_id)
+        with self._lock:
+            theirs = [k for k, d in self._downloads.items() if d.user_id == user_id]
+            paths = [self._downloads.pop(k).path for k in theirs]
+        for path in paths:
+            path.unlink(missing_ok=True)
 
     # -- exhibitions -------------------------------------------------------------------------------
 

@@ -414,7 +414,9 @@ class PromptLibrary:
 
     def _plan_entry(self, actor: User, circle_id: str, record: dict) -> None:
         with self.store.transaction():
-            self.policy.facilitator(actor, circle_id, therapist_only=False)
+            # Therapists only: a pin or series bypasses the circle's themes and its
+            # deep-prompt setting, which only the therapist may choose.
+            self.policy.facilitator(actor, circle_id, therapist_only=True)
             self.policy.writable_circle(circle_id)
             self.schedules.insert(
                 {
@@ -489,7 +491,7 @@ class PromptLibrary:
             record = self.schedules.get(entry_id)
             if record is None:
                 raise NotFound()
-            self.policy.facilitator(actor, record["circle_id"], therapist_only=False)
+            self.policy.facilitator(actor, record["circle_id"], therapist_only=True)
             self.schedules.remove(entry_id)
 
     def usage(self, actor: User, days: int = 90) -> dict[str, dict[str, int]]:

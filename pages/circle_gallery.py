@@ -129,7 +129,7 @@ def _artwork_view(ctx: Context, artwork_id: str) -> None:
         st.info(exc.message)
         return
     is_artist = artwork.user_id == ctx.user.id
-    st.title(f"By {artwork.artist_name}")
+    st.title(f"By {escape_markdown(artwork.artist_name)}")
     choice = _sensitive_choice(ctx)
     if artwork.content_warning and choice != "show" and artwork_id not in _revealed():
         artwork_image(artwork, "blur", note=f"Content warning: {artwork.content_warning}")

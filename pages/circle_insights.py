@@ -40,7 +40,8 @@ def render(ctx: Context) -> None:
             alt.Chart(alt.Data(values=long))
             .mark_bar()
             .encode(
-                x=alt.X("week:T", title="Week"),
+                # Ordinal, not temporal: on a time axis each bar is a hairline a day wide.
+                x=alt.X("week:O", title="Week starting", axis=alt.Axis(labelAngle=0)),
                 y=alt.Y("count:Q", title="How many"),
                 color=alt.Color("what:N", title=""),
                 xOffset="what:N",

@@ -32,7 +32,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
+# Debian's Chromium (this machine can't download browsers); KINDRED_CHROMIUM points elsewhere.
+CHROMIUM = Path(os.environ.get("KINDRED_CHROMIUM") or "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -374,6 +375,11 @@ def go_to(page, menu_item: str) -> None:
 def main_text(page) -> str:
     """Return the visible text of the main area (not the sidebar)."""
     return page.locator('[data-testid="stMain"]').inner_text()
+
+
+def scroll_to(locator, block: str = "start") -> None:
+    """Scroll the app's main area so an element sits at the top (or centre) of the window."""
+    locator.evaluate("(el, block) => el.scrollIntoView({block})", block)
 
 
 def screenshot(page, name: str, *, full_page: bool = False, wait_for: str | None = None) -> Path:
