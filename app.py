@@ -9,6 +9,7 @@ import streamlit as st
 
 from gallery_store import StudioError
 from gallery_store.models import ROLE_THERAPIST
+from gallery_store.text import escape_markdown
 from pages import (
     circle,
     circle_gallery,
@@ -63,7 +64,7 @@ def _pages_for(ctx: Context) -> dict[str, list[st.Page]]:
 
 def _sidebar(ctx: Context) -> None:
     with st.sidebar:
-        st.markdown(f"**{ctx.user.display_name}**")
+        st.markdown(f"**{escape_markdown(ctx.user.display_name)}**")
         if len(ctx.circles) > 1:
             names = {c.id: c.name for c in ctx.circles}
             st.selectbox(
@@ -73,7 +74,7 @@ def _sidebar(ctx: Context) -> None:
                 key="circle_id",
             )
         elif ctx.circle:
-            st.caption(f"Circle: {ctx.circle.name}")
+            st.caption(f"Circle: {escape_markdown(ctx.circle.name)}")
         if st.button("Sign out", key="sign_out"):
             from ui.context import sign_out
 

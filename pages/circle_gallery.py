@@ -36,7 +36,7 @@ def _sensitive_choice(ctx: Context) -> str:
 
 def _grid(ctx: Context) -> None:
     studio = ctx.studio
-    st.title(f"{ctx.circle.name} gallery")
+    st.title(f"{escape_markdown(ctx.circle.name)} gallery")
     left, middle, right = st.columns([1, 1, 1])
     mine = left.toggle("Only my art", key="gallery_mine")
     theme = middle.selectbox(
@@ -143,7 +143,10 @@ def _artwork_view(ctx: Context, artwork_id: str) -> None:
     show_text(artwork.caption)
     prompt = studio.prompts.find(artwork.prompt_id)
     when = relative_time(artwork.created_at, studio.now()) if artwork.created_at else ""
-    st.caption((f"In response to “{prompt.title}” · " if prompt else "") + f"Shared {when}")
+    st.caption(
+        (f"In response to “{escape_markdown(prompt.title)}” · " if prompt else "")
+        + f"Shared {when}"
+    )
     _reactions(ctx, artwork, is_artist)
     _comments(ctx, artwork, is_artist)
     if is_artist:

@@ -47,7 +47,7 @@ def render(ctx: Context) -> None:
                 xOffset="what:N",
             )
         )
-        st.altair_chart(chart, use_container_width=True)
+        st.altair_chart(chart, width="stretch")
     else:
         st.info("Too few people took part in these weeks to show anything yet.")
     st.download_button(

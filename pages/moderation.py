@@ -91,7 +91,7 @@ def _unanswered(ctx: Context, circle_id: str, name: str) -> None:
     waiting = ctx.studio.moderation.unanswered(ctx.user, circle_id)
     if not waiting:
         return
-    st.subheader(f"No one left behind — {name}")
+    st.subheader(f"No one left behind — {escape_markdown(name)}")
     st.caption("These pieces have had no comment or reaction for two days.")
     for artwork in waiting:
         st.markdown(

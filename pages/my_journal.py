@@ -136,7 +136,7 @@ def _mood_chart(ctx: Context) -> None:
             color=alt.Color("moment:N", title="Check-in"),
         )
     )
-    st.altair_chart(chart, use_container_width=True)
+    st.altair_chart(chart, width="stretch")
     st.caption("Mood scale: " + ", ".join(f"{k} {v.lower()}" for k, v in MOODS.items()))
 
 

@@ -6,6 +6,7 @@ import streamlit as st
 
 from gallery_store import StudioError
 from gallery_store.prompt_library import TodaysPrompt
+from gallery_store.text import escape_markdown
 from ui.context import Context
 from ui.drawing import drawing_board
 from ui.forms import mood_check_in, share_form
@@ -18,7 +19,7 @@ def render(ctx: Context) -> None:
     """Show today's prompt and the ways to answer it."""
     st.title("Today")
     if st.session_state.pop("just_joined", False):
-        st.success(f"Welcome to your circle, {ctx.user.display_name}.")
+        st.success(f"Welcome to your circle, {escape_markdown(ctx.user.display_name)}.")
     if ctx.circle is None:
         st.info("You're not in a circle yet. Ask your facilitator for an invite code.")
         return
@@ -96,23 +97,23 @@ def render(ctx: Context) -> None:
 
     with st.expander("Earlier prompts you can still respond to"):
         for past in studio.prompts.past(ctx.user, ctx.circle.id, days=14)[1:]:
-            st.markdown(f"**{past.day:%a %d %b}** — {past.prompt.title}")
+            st.markdown(f"**{past.day:%a %d %b}** — {escape_markdown(past.prompt.title)}")
 
 
 def _show_prompt(prompt, todays: TodaysPrompt | None, *, another: bool) -> None:
     with st.container(border=True):
         label = "Another prompt for you" if another else "Today's prompt"
         st.caption(f"{label} · about {prompt.minutes} minutes · {', '.join(prompt.themes)}")
-        st.header(prompt.title)
+        st.header(escape_markdown(prompt.title))
         show_text(prompt.instructions)
         if prompt.materials:
-            st.markdown("**You might use:** " + ", ".join(prompt.materials))
+            st.markdown("**You might use:** " + escape_markdown(", ".join(prompt.materials)))
         if prompt.no_materials:
-            st.markdown("**No materials?** " + prompt.no_materials)
+            st.markdown("**No materials?** " + escape_markdown(prompt.no_materials))
         if prompt.reflection_questions:
             st.markdown("**To reflect on afterwards**")
             for question in prompt.reflection_questions:
-                st.markdown(f"- {question}")
+                st.markdown(f"- {escape_markdown(question)}")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ fail instead, so CI always runs them.
 from __future__ import annotations
 
 import http.client
-import importlib.util
 import io
 import json
 import math
@@ -57,7 +56,9 @@ SETUP_CODE_RE = re.compile(r"first-run setup code: (SET-[A-Z0-9-]+)")
 
 def browser_problem() -> str | None:
     """Say why the browser tests can't run here, or None when they can."""
-    if importlib.util.find_spec("playwright") is None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
         return "the playwright Python package is not installed (pip install playwright)"
     if not CHROMIUM.exists():
         return f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
@@ -125,7 +126,7 @@ def people(browser) -> Iterator[People]:
     crowd.close()
 
 
-# -- the server -------------------------------------------------------------------------------------
+# -- the server ------------------------------------------------------------------------------------
 
 
 def free_port() -> int:
@@ -258,7 +259,7 @@ def serve(data_dir: Path, log_path: Path) -> Iterator[AppServer]:
         server.stop()
 
 
-# -- seeding data before a server starts -------------------------------------------------------------
+# -- seeding data before a server starts -----------------------------------------------------------
 
 
 class SeedClock:
@@ -408,4 +409,3 @@ def cookie_header(context, name: str = "kc_session") -> str | None:
         if cookie["name"] == name:
             return f"{name}={cookie['value']}"
     return None
-
