@@ -59,6 +59,18 @@ def _pages_for(ctx: Context) -> dict[str, list[st.Page]]:
             page(moderation, "Care queue", "care", ":material/volunteer_activism:"),
         ]
     sections["You"] = [page(my_account, "Account", "account", ":material/person:")]
+    # One artwork opens on its own page (hidden from the menu), so "Gallery" always
+    # leads back to the grid.
+    artwork = st.Page(
+        partial(circle_gallery.render_artwork, ctx),
+        title="Artwork",
+        url_path="artwork",
+        visibility="hidden",
+    )
+    sections["Make and share"].append(artwork)
+    for pages in sections.values():
+        for entry in pages:
+            ctx.pages[entry.url_path] = entry
     return sections
 
 

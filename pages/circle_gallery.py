@@ -24,10 +24,29 @@ def render(ctx: Context) -> None:
         st.info("You're not in a circle yet. Ask your facilitator for an invite code.")
         return
     artwork_id = st.query_params.get("art")
-    if artwork_id:
-        _artwork_view(ctx, artwork_id)
-    else:
-        _grid(ctx)
+    if artwork_id and "artwork" in ctx.pages:
+        # An older link to one artwork: open it on its own page.
+        st.switch_page(ctx.pages["artwork"], query_params={"art": artwork_id})
+    _grid(ctx)
+
+
+def render_artwork(ctx: Context) -> None:
+    """Show one artwork (``?art=<id>``) with its witnesses."""
+    artwork_id = st.query_params.get("art")
+    if ctx.circle is None or not artwork_id:
+        st.title("Artwork")
+        st.info("Choose an artwork in the gallery to see it here.")
+        _back_to_gallery(ctx)
+        return
+    _artwork_view(ctx, artwork_id)
+
+
+def _back_to_gallery(ctx: Context) -> None:
+    if st.button("← Back to the gallery", key="back_to_gallery"):
+        if "gallery" in ctx.pages:
+            st.switch_page(ctx.pages["gallery"])
+        st.query_params.clear()
+        st.rerun()
 
 
 def _sensitive_choice(ctx: Context) -> str:
@@ -114,15 +133,15 @@ def _card(ctx: Context, artwork: Artwork, choice: str) -> None:
     if artwork.caption:
         show_text(artwork.caption[:140] + ("…" if len(artwork.caption) > 140 else ""), caption=True)
     if st.button("Open", key=f"open_{artwork.id}"):
+        if "artwork" in ctx.pages:
+            st.switch_page(ctx.pages["artwork"], query_params={"art": artwork.id})
         st.query_params["art"] = artwork.id
         st.rerun()
 
 
 def _artwork_view(ctx: Context, artwork_id: str) -> None:
     studio = ctx.studio
-    if st.button("← Back to the gallery", key="back_to_gallery"):
-        del st.query_params["art"]
-        st.rerun()
+    _back_to_gallery(ctx)
     try:
         artwork = studio.artworks.get(ctx.user, artwork_id)
     except StudioError as exc:
@@ -331,7 +350,9 @@ def _confirm_delete(ctx: Context, artwork_id: str) -> None:
     st.write("Its image, comments and reactions will be removed for good.")
     if st.button("Yes, delete it", type="primary", key="confirm_delete_art"):
         ctx.studio.artworks.delete(ctx.user, artwork_id)
-        del st.query_params["art"]
+        if "gallery" in ctx.pages:
+            st.switch_page(ctx.pages["gallery"])
+        st.query_params.clear()
         st.rerun()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import streamlit as st
 
@@ -36,6 +36,8 @@ class Context:
     circles: tuple[Circle, ...]
     circle: Circle | None
     token: str | None
+    # The router's pages by URL path, so a page can send people to another one.
+    pages: dict = field(default_factory=dict)
 
     @property
     def circle_id(self) -> str | None:

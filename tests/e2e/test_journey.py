@@ -222,6 +222,7 @@ def close_cold_start_notice(page) -> None:
     folder's file names, so the first deep link after a start (here /insights) is reported
     as missing, although the router then shows the right page under the notice.
     """
+    page.wait_for_timeout(500)
     notice = page.get_by_role("dialog").filter(has_text="Page not found")
     if notice.count():
         notice.get_by_role("button", name="Close").click()
