@@ -37,6 +37,8 @@ def _pages_for(ctx: Context) -> dict[str, list[st.Page]]:
 
     studio = ctx.studio
     facilitated = studio.circles.facilitated(ctx.user)
+    waiting = studio.moderation.open_count(ctx.user)
+    care = f"Care queue ({waiting})" if waiting else "Care queue"
     is_therapist = ctx.user.role == ROLE_THERAPIST
     making = [
         page(todays_prompt, "Today", "today", ":material/palette:", default=not is_therapist),
@@ -50,13 +52,13 @@ def _pages_for(ctx: Context) -> dict[str, list[st.Page]]:
         sections["Facilitate"] = [
             page(circle, "Circles", "circles", ":material/groups:"),
             page(prompt_library, "Prompt library", "prompts", ":material/library_books:"),
-            page(moderation, "Care queue", "care", ":material/volunteer_activism:"),
+            page(moderation, care, "care", ":material/volunteer_activism:"),
             page(circle_insights, "Insights", "insights", ":material/insights:"),
         ]
     elif facilitated:
         sections["Facilitate"] = [
             page(circle, "Circle", "circles", ":material/groups:"),
-            page(moderation, "Care queue", "care", ":material/volunteer_activism:"),
+            page(moderation, care, "care", ":material/volunteer_activism:"),
         ]
     sections["You"] = [page(my_account, "Account", "account", ":material/person:")]
     # One artwork opens on its own page (hidden from the menu), so "Gallery" always
