@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from .errors import NotFound, PermissionDenied, ValidationError
 from .models import REACTIONS, Comment, User
-from .policy import COFACILITATOR, FACILITATOR, Policy
+from .policy import Policy
 from .safety import GentleNudge, gentle_check
 from .text import clean_text
 
@@ -81,14 +81,7 @@ class Comments:
                 if self._visible_to(record, actor.id, role)
             ]
 
-    def _visible_to(self, record: dict, actor_id: str, role: str) -> bool:
-        status = record.get("status", "visible")
-        if status == "visible":
-            return True
-        if status == "removed":
-            return False
-        # Hidden while a report is reviewed: its author and the facilitators still see it.
-        return record["user_id"] == actor_id or role in (FACILITATOR, COFACILITATOR)
+    _visible_to = staticmethod(Policy.visible_to)
 
     def _own(self, actor: User, comment_id: str) -> tuple[dict, dict]:
         """Return a comment of the actor's and its artwork, or refuse."""

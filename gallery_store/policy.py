@@ -74,6 +74,20 @@ class Policy:
             raise PermissionDenied("Only the circle's facilitators can do that.")
         return membership
 
+    @staticmethod
+    def visible_to(record: dict, actor_id: str, role: str) -> bool:
+        """Say whether an artwork or comment shows to someone with this role in its circle.
+
+        Hidden things (a report is being reviewed) still show to their author and the
+        circle's facilitators; removed ones show to no one.
+        """
+        status = record.get("status", "visible")
+        if status == "visible":
+            return True
+        if status == "removed":
+            return False
+        return record["user_id"] == actor_id or role in (FACILITATOR, COFACILITATOR)
+
     def writable_circle(self, circle_id: str) -> dict:
         """Refuse changes to an archived (read-only) circle."""
         circle = self.circles.get(circle_id)

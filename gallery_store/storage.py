@@ -644,18 +644,10 @@ class Store:
         self._pending_journal = False
         log.info("completed an interrupted commit of %d files", len(files))
 
-    @contextlib.contextmanager
-    def _cross_process_write_lock(self) -> Iterator[None]:
+    def _cross_process_write_lock(self) -> contextlib.AbstractContextManager[None]:
         # Lets `python -m gallery_store backup` copy a consistent set of files
         # while the app runs: it takes this lock while it reads.
-        fd = os.open(self.data_dir / ".write-lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            with contextlib.suppress(OSError):
-                fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+        return cross_process_write_lock(self.data_dir)
 
     def store_files(self) -> list[Path]:
         """Return every durable store file (meta first)."""
