@@ -43,7 +43,11 @@ def render(ctx: Context) -> None:
                 # Ordinal, not temporal: on a time axis each bar is a hairline a day wide.
                 x=alt.X("week:O", title="Week starting", axis=alt.Axis(labelAngle=0)),
                 y=alt.Y("count:Q", title="How many"),
-                color=alt.Color("what:N", title=""),
+                color=alt.Color(
+                    "what:N",
+                    title="",
+                    scale=alt.Scale(range=["#5B7F6E", "#F2B134", "#9B4F96"]),
+                ),
                 xOffset="what:N",
             )
         )

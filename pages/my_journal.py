@@ -133,7 +133,11 @@ def _mood_chart(ctx: Context) -> None:
             y=alt.Y(
                 "score:Q", title="Mood (1 very low – 5 very good)", scale=alt.Scale(domain=[1, 5])
             ),
-            color=alt.Color("moment:N", title="Check-in"),
+            color=alt.Color(
+                "moment:N",
+                title="Check-in",
+                scale=alt.Scale(domain=["before", "after"], range=["#E8735A", "#5B7F6E"]),
+            ),
         )
     )
     st.altair_chart(chart, width="stretch")

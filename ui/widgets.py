@@ -50,11 +50,13 @@ def artwork_image(artwork: Artwork, variant: str = "thumb", *, note: str = "") -
         else (f"Blurred artwork with a content warning: {artwork.content_warning or ''}")
     )
     caption = f"<figcaption>{html_text(note)}</figcaption>" if note else ""
+    # A tall piece should fit the window rather than push its words below the fold.
+    limit = "max-height:75vh;object-fit:contain;" if variant == "full" else ""
     st.html(
         f'<figure class="kc-art" style="margin:0">'
         f'<img src="art/{html_attr(artwork.id)}/{variant}" alt="{html_attr(alt)}" '
         f'width="{int(width)}" height="{int(height)}" loading="lazy" '
-        f'style="width:100%;height:auto;border-radius:8px;background:#eee6da"/>'
+        f'style="width:100%;height:auto;{limit}border-radius:8px;background:#eee6da"/>'
         f"{caption}</figure>"
     )
 
