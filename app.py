@@ -11,17 +11,24 @@ from gallery_store import StudioError
 from gallery_store.models import ROLE_THERAPIST
 from gallery_store.text import escape_markdown
 from pages import (
-    circle,
-    circle_gallery,
-    circle_insights,
-    moderation,
-    my_account,
-    my_journal,
-    prompt_library,
-    todays_prompt,
+    account,
+    artwork,
+    care,
+    circles,
+    gallery,
+    insights,
+    journal,
+    prompts,
+    today,
     welcome,
 )
-from ui.context import Context, choose_circle, get_studio, pending_cookie_redirect, resolve_user
+from ui.context import (
+    Context,
+    choose_circle,
+    get_studio,
+    pending_cookie_redirect,
+    resolve_user,
+)
 from ui.widgets import browser_redirect
 
 log = logging.getLogger("kindred")
@@ -38,38 +45,36 @@ def _pages_for(ctx: Context) -> dict[str, list[st.Page]]:
     studio = ctx.studio
     facilitated = studio.circles.facilitated(ctx.user)
     waiting = studio.moderation.open_count(ctx.user)
-    care = f"Care queue ({waiting})" if waiting else "Care queue"
+    care_title = f"Care queue ({waiting})" if waiting else "Care queue"
     is_therapist = ctx.user.role == ROLE_THERAPIST
     making = [
-        page(todays_prompt, "Today", "today", ":material/palette:", default=not is_therapist),
-        page(
-            circle_gallery, "Gallery", "gallery", ":material/photo_library:", default=is_therapist
-        ),
-        page(my_journal, "Journal", "journal", ":material/auto_stories:"),
+        page(today, "Today", "today", ":material/palette:", default=not is_therapist),
+        page(gallery, "Gallery", "gallery", ":material/photo_library:", default=is_therapist),
+        page(journal, "Journal", "journal", ":material/auto_stories:"),
     ]
     sections = {"Make and share": making}
     if is_therapist:
         sections["Facilitate"] = [
-            page(circle, "Circles", "circles", ":material/groups:"),
-            page(prompt_library, "Prompt library", "prompts", ":material/library_books:"),
-            page(moderation, care, "care", ":material/volunteer_activism:"),
-            page(circle_insights, "Insights", "insights", ":material/insights:"),
+            page(circles, "Circles", "circles", ":material/groups:"),
+            page(prompts, "Prompt library", "prompts", ":material/library_books:"),
+            page(care, care_title, "care", ":material/volunteer_activism:"),
+            page(insights, "Insights", "insights", ":material/insights:"),
         ]
     elif facilitated:
         sections["Facilitate"] = [
-            page(circle, "Circle", "circles", ":material/groups:"),
-            page(moderation, care, "care", ":material/volunteer_activism:"),
+            page(circles, "Circle", "circles", ":material/groups:"),
+            page(care, care_title, "care", ":material/volunteer_activism:"),
         ]
-    sections["You"] = [page(my_account, "Account", "account", ":material/person:")]
+    sections["You"] = [page(account, "Account", "account", ":material/person:")]
     # One artwork opens on its own page (hidden from the menu), so "Gallery" always
     # leads back to the grid.
-    artwork = st.Page(
-        partial(circle_gallery.render_artwork, ctx),
+    one_artwork = st.Page(
+        partial(artwork.render, ctx),
         title="Artwork",
         url_path="artwork",
         visibility="hidden",
     )
-    sections["Make and share"].append(artwork)
+    sections["Make and share"].append(one_artwork)
     for pages in sections.values():
         for entry in pages:
             ctx.pages[entry.url_path] = entry

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import runpy
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import streamlit as st
 
@@ -104,10 +106,11 @@ def choose_circle(circles: list[Circle]) -> Circle | None:
 
 
 def cold_start() -> None:
-    """Shown if a page file is run on its own (a deep link straight after a server start).
+    """Run the router for a page file that Streamlit ran on its own.
 
-    Streamlit may run ``pages/<name>.py`` directly for the first request after a start,
-    skipping the router and its sign-in: such a run shows no one's data, only a way in.
+    For the first request after a server start, Streamlit runs ``pages/<name>.py`` for a
+    deep link ``/<name>`` directly, skipping ``app.py`` and its sign-in. Each page file
+    then renders nothing itself and runs the router, which checks who is signed in and
+    opens ``<name>`` only for someone allowed to see it (and the welcome for anyone else).
     """
-    st.title("Kindred Canvas")
-    st.markdown("[Open Kindred Canvas](/) to sign in and continue.")
+    runpy.run_path(str(Path(__file__).resolve().parents[1] / "app.py"), run_name="router")
