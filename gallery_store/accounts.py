@@ -152,21 +152,30 @@ class Accounts:
     # -- joining -----------------------------------------------------------------------------------
 
     def join(self, code: str, username: str, password: str, display_name: str) -> User:
-        """Create a participant account with an invite code; they join its circle."""
+        """Create an account with an invite code; they join its circle.
+
+        Most codes make a participant; a therapist invite makes a therapist who co-runs it.
+        """
         prepared = self._prepare(username, password, display_name)
         with self.store.transaction():
             invite = self._usable_invite(code)
-            user = self._create_user(prepared, ROLE_PARTICIPANT)
+            role = ROLE_THERAPIST if invite.for_therapist else ROLE_PARTICIPANT
+            user = self._create_user(prepared, role)
             self._consume_invite(invite, user.id)
             return user
 
     def join_another_circle(self, actor: User, code: str) -> str:
         """Add a signed-in person to another circle with its invite code; return its id."""
         with self.store.transaction():
-            self.policy.active(actor)
+            record = self.policy.active(actor)
             invite = self._usable_invite(code)
             if self.policy.membership(actor.id, invite.circle_id) is not None:
                 raise Conflict("You're already in that circle.")
+            if invite.for_therapist and record["role"] != ROLE_THERAPIST:
+                raise PermissionDenied(
+                    "That code is for a therapist. Please ask your facilitator for a "
+                    "participant invite."
+                )
             self._consume_invite(invite, actor.id)
             return invite.circle_id
 
@@ -193,7 +202,7 @@ class Accounts:
             {
                 "user_id": user_id,
                 "circle_id": invite.circle_id,
-                "role": PARTICIPANT,
+                "role": FACILITATOR if invite.for_therapist else PARTICIPANT,
                 "joined_at": self.studio.now().isoformat(),
                 "invite_id": invite.id,
             }

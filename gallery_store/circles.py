@@ -160,8 +160,15 @@ class Circles:
         max_uses: int | None = 1,
         expires_in_days: float | None = 14,
         label: str = "",
+        for_therapist: bool = False,
     ) -> str:
-        """Make an invite code for a circle and return it (it is stored only hashed)."""
+        """Make an invite code for a circle and return it (it is stored only hashed).
+
+        ``for_therapist`` makes a code for a fellow therapist, who then co-runs the circle;
+        only a therapist running the circle can make one, and it works once.
+        """
+        if for_therapist:
+            max_uses = 1
         if max_uses is not None and max_uses < 1:
             raise ValidationError("An invite needs at least one use.")
         if expires_in_days is not None and expires_in_days <= 0:
@@ -170,7 +177,7 @@ class Circles:
         code = new_code(prefix="KC")
         now = self.studio.now()
         with self.store.transaction():
-            self.policy.facilitator(actor, circle_id, therapist_only=False)
+            self.policy.facilitator(actor, circle_id, therapist_only=bool(for_therapist))
             self.policy.writable_circle(circle_id)
             self.invites_.insert(
                 {
@@ -183,6 +190,7 @@ class Circles:
                     else None,
                     "revoked": False,
                     "label": clean_label,
+                    "for_therapist": bool(for_therapist),
                     "created_by": actor.id,
                     "created_at": now.isoformat(),
                 }

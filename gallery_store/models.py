@@ -134,6 +134,7 @@ class Invite(Model):
     revoked: bool = False
     created_at: datetime | None = None
     label: str = ""
+    for_therapist: bool = False
     code: str | None = None  # only known when it is made
 
     def usable(self, now: datetime) -> bool:

@@ -71,10 +71,23 @@ def _invites(ctx: Context, circle_id: str) -> None:
         label = st.text_input("Note to yourself (optional)", placeholder="For Maria")
         uses = st.number_input("How many people can use it", min_value=1, max_value=100, value=1)
         days = st.number_input("Days until it expires", min_value=1, max_value=90, value=14)
+        for_therapist = (
+            st.toggle(
+                "This code is for a fellow therapist",
+                help="They get a therapist account and co-run this circle. Works once.",
+            )
+            if ctx.user.is_therapist
+            else False
+        )
         if st.form_submit_button("Make an invite code", type="primary"):
             try:
                 code = studio.circles.invite(
-                    ctx.user, circle_id, max_uses=int(uses), expires_in_days=int(days), label=label
+                    ctx.user,
+                    circle_id,
+                    max_uses=int(uses),
+                    expires_in_days=int(days),
+                    label=label,
+                    for_therapist=for_therapist,
                 )
             except StudioError as exc:
                 st.error(exc.message)
@@ -94,7 +107,9 @@ def _invites(ctx: Context, circle_id: str) -> None:
         uses = f"{invite.uses}/{invite.max_uses}" if invite.max_uses else f"{invite.uses}"
         left, right = st.columns([4, 1])
         left.markdown(
-            f"{escape_markdown(invite.label) or 'Invite'} · used {uses} · {state}"
+            f"{escape_markdown(invite.label) or 'Invite'}"
+            + (" · for a therapist" if invite.for_therapist else "")
+            + f" · used {uses} · {state}"
             + (f" · expires {invite.expires_at:%d %b}" if invite.expires_at else "")
         )
         if invite.usable(now) and right.button("Revoke", key=f"revoke_{invite.id}"):

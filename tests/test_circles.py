@@ -346,3 +346,37 @@ def test_joining_another_circle_needs_a_working_code(studio, therapist, other_ci
         studio.accounts.join_another_circle(participant, "KC-AAAA-BBBB-CCCC")
     with pytest.raises(PermissionDenied):
         studio.accounts.join_another_circle(None, code)
+
+
+# -- inviting a fellow therapist ------------------------------------------------------------------
+
+
+def test_a_therapist_invite_makes_a_therapist_who_co_runs_the_circle(studio, therapist, circle):
+    code = studio.circles.invite(therapist, circle.id, for_therapist=True, max_uses=5)
+    colleague = studio.accounts.join(code, "morgan", PASSWORD, "Morgan")
+
+    assert colleague.is_therapist
+    assert studio.circles.membership(colleague, circle.id).role == "facilitator"
+    assert [c.id for c in studio.circles.facilitated(colleague, therapist_only=True)] == [circle.id]
+    # A therapist code works once, whatever was asked for.
+    with pytest.raises(ValidationError):
+        studio.accounts.join(code, "another", PASSWORD, "Another")
+
+
+def test_only_a_therapist_running_the_circle_can_invite_a_therapist(
+    studio, therapist, circle, participant
+):
+    studio.circles.set_role(therapist, circle.id, participant.id, "cofacilitator")
+    with pytest.raises(PermissionDenied):
+        studio.circles.invite(participant, circle.id, for_therapist=True)
+    # Ordinary invites stay open to co-facilitators.
+    assert studio.circles.invite(participant, circle.id)
+
+
+def test_a_participant_cannot_use_a_therapist_code_to_join_another_circle(
+    studio, therapist, circle, outsider
+):
+    code = studio.circles.invite(therapist, circle.id, for_therapist=True)
+    with pytest.raises(PermissionDenied):
+        studio.accounts.join_another_circle(outsider, code)
+    assert studio.circles.invites(therapist, circle.id)[0].uses == 0
