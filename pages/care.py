@@ -57,14 +57,18 @@ def _item(ctx: Context, item: QueueItem) -> None:
             show_text(item.text)
         if item.artwork_id and item.has_thumb:
             key = f"unblur_{flag.id}"
-            if st.session_state.get(key):
-                try:
-                    artwork_image(studio.artworks.get(ctx.user, item.artwork_id), "thumb")
-                except StudioError as exc:
-                    st.info(exc.message)
-            elif st.button("Show the artwork (shown blurred until you choose)", key=key + "_b"):
-                st.session_state[key] = True
-                st.rerun()
+            try:
+                artwork = studio.artworks.get(ctx.user, item.artwork_id)
+            except StudioError as exc:
+                st.info(exc.message)
+            else:
+                # Blurred until the facilitator chooses to look: some of it may be hard to see.
+                shown = st.session_state.get(key)
+                with st.container(width=320):
+                    artwork_image(artwork, "thumb" if shown else "blur")
+                if not shown and st.button("Show the artwork", key=key + "_b"):
+                    st.session_state[key] = True
+                    st.rerun()
         with st.form(f"resolve_{flag.id}"):
             action = st.radio(
                 "What would you like to do?",

@@ -18,7 +18,8 @@ def render(ctx: Context) -> None:
     st.title("Insights")
     st.caption(
         f"Only people who agreed are counted, and nothing is shown for fewer than {MIN_GROUP} "
-        "people, so no one can be picked out."
+        "people, so no one can be picked out. Each chart's toolbar (point at it) downloads it "
+        "as a PNG; the buttons below download the numbers as CSV."
     )
     circles = studio.circles.facilitated(ctx.user, therapist_only=True)
     if not circles:

@@ -44,11 +44,12 @@ def artwork_image(artwork: Artwork, variant: str = "thumb", *, note: str = "") -
         if variant != "full"
         else (artwork.width, artwork.height)
     )
-    alt = (
-        artwork.alt_text
-        if variant != "blur"
-        else (f"Blurred artwork with a content warning: {artwork.content_warning or ''}")
-    )
+    if variant != "blur":
+        alt = artwork.alt_text
+    elif artwork.content_warning:
+        alt = f"Blurred artwork with a content warning: {artwork.content_warning}"
+    else:
+        alt = "Blurred artwork, shown clearly when you choose"
     caption = f"<figcaption>{html_text(note)}</figcaption>" if note else ""
     # A tall piece should fit the window rather than push its words below the fold.
     limit = "max-height:75vh;object-fit:contain;" if variant == "full" else ""
