@@ -376,9 +376,9 @@ class Artworks:
         if len(body) > DRAFT_LIMIT:
             raise ValidationError("That drawing is too detailed to save as a draft.")
         now = self.studio.now().isoformat()
-        with self.store.transaction():
-            self.policy.active(actor)
-            if draft_id is not None:
+        if draft_id is not None:
+            with self.store.transaction():
+                self.policy.active(actor)
                 record = self.drafts.get(draft_id)
                 if record is None or record["user_id"] != actor.id:
                     raise NotFound("We couldn't find that draft.")
@@ -386,17 +386,25 @@ class Artworks:
                 atomic_write_bytes(self._draft_path(record["file"]), body)
                 self.drafts.update(draft_id, background=background, updated_at=now)
                 return draft_id
-            name = f"{secrets.token_hex(12)}.json"
-            atomic_write_bytes(self._draft_path(name), body)
-            return self.drafts.insert(
-                {
-                    "user_id": actor.id,
-                    "file": name,
-                    "background": background,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )["id"]
+        name = f"{secrets.token_hex(12)}.json"
+        try:
+            with self.store.transaction():
+                self.policy.active(actor)
+                atomic_write_bytes(self._draft_path(name), body)
+                return self.drafts.insert(
+                    {
+                        "user_id": actor.id,
+                        "file": name,
+                        "background": background,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )["id"]
+        except BaseException:
+            # No record was kept, so nothing could ever find (or erase) this drawing.
+            if self.drafts.first(file=name) is None:
+                self._draft_path(name).unlink(missing_ok=True)
+            raise
 
     def drafts_of(self, actor: User) -> list[dict]:
         """Return the actor's own drawing drafts (with their drawings), newest first."""

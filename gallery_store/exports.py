@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from .errors import AuthenticationFailed, NotFound, PermissionDenied
 from .models import ROLE_THERAPIST, User
-from .policy import Policy
+from .policy import PARTICIPANT, Policy
 
 if TYPE_CHECKING:
     from .studio import Studio
@@ -30,7 +30,8 @@ DOWNLOAD_SECONDS = 3600
 # Stands in for a deleted reporter on a report that stays open (never a real id).
 FORMER_MEMBER = "someone-who-left"
 
-# Records a person owns, by collection and the field that names them.
+# Records a person owns, by collection and the field that names them (artworks and drafts
+# have files too: _erase_artworks_and_drafts removes those).
 OWNED = (
     ("reflections", "user"),
     ("moods", "user"),
@@ -39,9 +40,17 @@ OWNED = (
     ("sessions", "user"),
     ("memberships", "user"),
     ("preferences", "user"),
-    ("drafts", "user"),
     ("notices", "user"),
     ("prompt_draws", "user"),
+)
+
+# Records that keep working after their maker leaves, by collection and the field naming them.
+SIGNED = (
+    ("circles", "created_by"),
+    ("invites", "created_by"),
+    ("prompts", "updated_by"),
+    ("schedules", "created_by"),
+    ("flags", "resolved_by"),
 )
 
 
@@ -84,7 +93,15 @@ class Exports:
             user = self.policy.active(actor)
             artworks = [_public(a) for a in c("artworks").by("user", actor.id)]
             mine = {a["id"] for a in artworks}
-            on_my_art = [_public(r) for aid in mine for r in c("comments").by("artwork", aid)]
+            roles = {m["circle_id"]: m["role"] for m in c("memberships").by("user", actor.id)}
+            # Only the comments the artist could see in the app: never words a facilitator
+            # removed, nor others' words hidden while they are reviewed.
+            on_my_art = [
+                _public(r)
+                for aid in mine
+                for r in c("comments").by("artwork", aid)
+                if Policy.visible_to(r, actor.id, roles.get(r["circle_id"], PARTICIPANT))
+            ]
             reactions_on_my_art = [
                 {
                     "artwork_id": r["artwork_id"],
@@ -205,11 +222,7 @@ class Exports:
     def erase_person(self, user_id: str) -> None:
         """Delete a person's records and files (callers check permission)."""
         c = self.store.collection
-        with self.store.reading():
-            artwork_ids = list(c("artworks").ids_by("user", user_id))
-        for artwork_id in artwork_ids:
-            self.studio.artworks.purge(artwork_id)
-        self.studio.artworks.erase_drafts(user_id)
+        self._erase_artworks_and_drafts(user_id)
         with self.store.transaction():
             for name, index in OWNED:
                 for record_id in list(c(name).ids_by(index, user_id)):
@@ -227,12 +240,37 @@ class Exports:
             for read in c("reads").all():
                 if user_id in (read.get("reader_id"), read.get("author_id")):
                     c("reads").remove(read["id"])
+            # What a therapist made for a circle (the circle, invites, prompts, plans) and
+            # flags they resolved stay, so the circle keeps working, no longer naming them.
+            for name, field in SIGNED:
+                for record in c(name).all():
+                    if record.get(field) == user_id:
+                        c(name).update(record["id"], **{field: FORMER_MEMBER})
+            for prompt in c("prompts").all():
+                history = prompt.get("history") or []
+                if any(entry.get("changed_by") == user_id for entry in history):
+                    history = [
+                        {**e, "changed_by": FORMER_MEMBER} if e.get("changed_by") == user_id else e
+                        for e in history
+                    ]
+                    c("prompts").update(prompt["id"], history=history)
             c("users").remove(user_id)
+        # Art or a draft saved from another tab while the sweep above ran was committed
+        # while the account was still active; nothing new can arrive now, so sweep again.
+        self._erase_artworks_and_drafts(user_id)
         with self._lock:
             theirs = [k for k, d in self._downloads.items() if d.user_id == user_id]
             paths = [self._downloads.pop(k).path for k in theirs]
         for path in paths:
             path.unlink(missing_ok=True)
+
+    def _erase_artworks_and_drafts(self, user_id: str) -> None:
+        """Purge a person's artworks and drafts, records and files (each commits on its own)."""
+        with self.store.reading():
+            artwork_ids = list(self.store.collection("artworks").ids_by("user", user_id))
+        for artwork_id in artwork_ids:
+            self.studio.artworks.purge(artwork_id)
+        self.studio.artworks.erase_drafts(user_id)
 
     # -- exhibitions -------------------------------------------------------------------------------
 

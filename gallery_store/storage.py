@@ -274,6 +274,8 @@ class Collection:
     def insert(self, record: dict) -> dict:
         """Store a new record; give it an ``id`` and ``seq`` if it has none; return it."""
         with self.store.transaction():
+            # Say so first: if anything below fails, rollback must rebuild this collection.
+            self.store.touched(self)
             record = dict(record)
             record.setdefault("id", new_id())
             while record["id"] in self._records:
@@ -286,12 +288,12 @@ class Collection:
             self._home[record["id"]] = (shard, doc_id)
             for index in self._indexes.values():
                 index.add(stored)
-            self.store.touched(self)
             return stored
 
     def update(self, record_id: str, **changes: Any) -> dict:
         """Change fields of a record and return the new version."""
         with self.store.transaction():
+            self.store.touched(self)
             old = self._records[record_id]
             shard, doc_id = self._home[record_id]
             # Re-index only where a key changes, keeping posting order: re-adding would move
@@ -302,7 +304,6 @@ class Collection:
             self._records[record_id] = stored
             for name, index in self._indexes.items():
                 index.replace(old_keys[name], stored, self._records)
-            self.store.touched(self)
             return stored
 
     def remove(self, record_id: str) -> None:
@@ -311,12 +312,12 @@ class Collection:
             old = self._records.get(record_id)
             if old is None:
                 return
+            self.store.touched(self)
             shard, doc_id = self._home.pop(record_id)
             shard.table.remove(doc_ids=[doc_id])
             del self._records[record_id]
             for index in self._indexes.values():
                 index.discard(old)
-            self.store.touched(self)
 
     def _shard_with_room(self) -> Shard:
         if self.shards and len(self.shards[-1]) < self.store.shard_capacity:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .backups import RollingBackups
 from .config import StudioConfig
-from .errors import StoreCorrupt
+from .errors import StoreCorrupt, StudioError
 from .media import MediaStore
 from .storage import SCHEMA_VERSION, Store, StoreFileError, describe_damage
 
@@ -137,8 +137,13 @@ class Studio:
             return
         self._last_backup_check = now.timestamp()
         with self.store.lock:
-            if self.backups.due(now):
-                self.backups.take(self.store.store_files(), SCHEMA_VERSION, now)
+            try:
+                if self.backups.due(now):
+                    self.backups.take(self.store.store_files(), SCHEMA_VERSION, now)
+            except (OSError, StudioError):
+                # This runs after a commit: failing here would make a saved change look
+                # lost (and share() would delete the files of a record that was kept).
+                log.exception("the rolling backup failed; it will be tried again")
 
     def backup_now(self) -> Path:
         """Write a rolling backup at once and return its path."""

@@ -54,7 +54,9 @@ def _library(ctx: Context) -> None:
         _prompt_form(ctx, None)
     for prompt in prompts:
         used = usage.get(prompt.id, {})
-        title = f"{prompt.title} · {prompt.intensity}" + (" · retired" if prompt.retired else "")
+        title = f"{escape_markdown(prompt.title)} · {prompt.intensity}" + (
+            " · retired" if prompt.retired else ""
+        )
         with st.expander(title):
             st.caption(
                 f"Shown {used.get('shown_days', 0)} days in the last 90 · "

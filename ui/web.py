@@ -31,9 +31,14 @@ def _studio():
 
 async def begin_session(request: Request) -> Response:
     """Trade a one-time code for the session cookie, then go back to the app."""
+    response = RedirectResponse("/", status_code=303)
+    # Only the app's own redirect may use a code: a link opened from a message or another
+    # site would sign this browser into whoever sent it (login CSRF). Browsers that send
+    # no Fetch Metadata are let through.
+    if request.headers.get("sec-fetch-site", "same-origin") != "same-origin":
+        return response
     studio = _studio()
     token = studio.accounts.redeem_handoff(request.query_params.get("code", ""))
-    response = RedirectResponse("/", status_code=303)
     if token and studio.accounts.session_user(token):
         response.set_cookie(
             COOKIE,
@@ -73,7 +78,8 @@ async def artwork_image(request: Request) -> Response:
         data,
         media_type=artwork.media_type,
         headers={
-            "Cache-Control": "private, max-age=3600",
+            # Short: a removed artwork should not linger in a shared computer's cache.
+            "Cache-Control": "private, max-age=300",
             "X-Content-Type-Options": "nosniff",
             "Content-Disposition": "inline",
         },
