@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import zipfile
 
 from tests.conftest import PASSWORD, make_image
@@ -46,7 +47,14 @@ def _begin(code: str, fetch_site: str | None):
         "query_string": f"code={code}".encode(),
         "headers": headers,
     }
-    return asyncio.run(begin_session(Request(scope)))
+    # Its own thread and loop: the browser tests may leave an event loop on this one.
+    answers = []
+    worker = threading.Thread(
+        target=lambda: answers.append(asyncio.run(begin_session(Request(scope))))
+    )
+    worker.start()
+    worker.join(timeout=30)
+    return answers[0]
 
 
 def test_a_handoff_link_opened_from_elsewhere_cannot_sign_the_browser_in(
