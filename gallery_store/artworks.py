@@ -348,11 +348,11 @@ class Artworks:
             for flag_id in list(self.flags.ids_by("subject", artwork_id)):
                 self.flags.remove(flag_id)
             self.artworks.remove(artwork_id)
-            names = [record.get(k) for k in ("full_name", "thumb_name", "blur_name")]
+            names = Artwork.from_record(record).media_names
         # Files go after the records are durably gone: a crash in between leaves an
         # orphan file that `check` reports, never a record pointing at nothing.
         try:
-            self.studio.media.delete([n for n in names if n])
+            self.studio.media.delete(names)
         except OSError:
             log.warning("could not delete the files of a removed artwork")
 

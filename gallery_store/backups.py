@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .durable import atomic_write_bytes, fsync_dir
+from .durable import fsync_dir
 from .errors import StudioError
 
 __all__ = [
@@ -244,8 +244,3 @@ class RollingBackups:
             quarantine,
         )
         return archive
-
-
-def write_bytes_durably(path: Path, data: bytes) -> None:
-    """Write a small file atomically (re-exported for the media folder)."""
-    atomic_write_bytes(path, data)

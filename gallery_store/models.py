@@ -18,6 +18,7 @@ __all__ = [
     "Invite",
     "Membership",
     "MoodCheckin",
+    "Notice",
     "Prompt",
     "Reflection",
     "User",
@@ -290,3 +291,17 @@ class AuditEntry(Model):
     why: str = ""
     at: datetime | None = None
     details: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Notice(Model):
+    """A message for one person: about their work, or a note from a facilitator."""
+
+    _times = ("created_at",)
+
+    id: str
+    user_id: str
+    text: str
+    created_at: datetime | None = None
+    read: bool = False
+    from_name: str = ""

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from .errors import NotFound, PermissionDenied, ValidationError
-from .models import ROLE_THERAPIST, Artwork, AuditEntry, Flag, Model, User, parse_time
+from .models import ROLE_THERAPIST, Artwork, AuditEntry, Flag, Notice, User, parse_time
 from .policy import COFACILITATOR, FACILITATOR, Policy
 from .safety import CrisisMatch, detect_crisis
 from .text import clean_text
@@ -56,20 +56,6 @@ OUTCOME_NOTICES = {
     "remove": "A facilitator has taken your {noun} down from the circle. This isn't a judgement "
     "of you — they'll be in touch to talk it through.",
 }
-
-
-@dataclass(frozen=True)
-class Notice(Model):
-    """A message for one person: about their work, or a note from a facilitator."""
-
-    _times = ("created_at",)
-
-    id: str
-    user_id: str
-    text: str
-    created_at: datetime | None = None
-    read: bool = False
-    from_name: str = ""
 
 
 @dataclass(frozen=True)

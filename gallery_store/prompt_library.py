@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from prompts import (
     INTENSITIES,
+    PROMPT_FIELDS,
     THEME_TITLES,
     THEMES,
     Choice,
@@ -41,17 +42,6 @@ if TYPE_CHECKING:
 
 __all__ = ["ImportReport", "PromptLibrary", "ScheduledDay", "TodaysPrompt"]
 
-SPEC_FIELDS = (
-    "slug",
-    "title",
-    "instructions",
-    "materials",
-    "no_materials",
-    "minutes",
-    "themes",
-    "intensity",
-    "reflection_questions",
-)
 RECENT_DAYS = 30
 
 
@@ -84,7 +74,7 @@ class ImportReport:
 
 
 def _spec_of(record: dict) -> dict:
-    return {k: record.get(k) for k in SPEC_FIELDS}
+    return {k: record.get(k) for k in PROMPT_FIELDS}
 
 
 def _as_spec(data: dict, source: str) -> PromptSpec:
@@ -498,10 +488,9 @@ class PromptLibrary:
         """Return per prompt: days shown in the actor's circles lately, draws and artworks."""
         with self.store.reading():
             self.policy.therapist(actor)
+            circle_ids = self.policy.facilitated_circle_ids(actor, therapist_only=True)
             shown: Counter[str] = Counter()
-            answered: Counter[str] = Counter()
-            drawn: Counter[str] = Counter()
-            for circle_id in self.policy.facilitated_circle_ids(actor, therapist_only=True):
+            for circle_id in circle_ids:
                 circle = self._circle(circle_id)
                 today = local_day(self.studio.now(), circle.timezone)
                 for _day, choice in upcoming(
@@ -513,13 +502,14 @@ class PromptLibrary:
                 ):
                     if choice:
                         shown[choice.prompt_id] += 1
-                for record in self.artworks.by("circle", circle_id):
-                    if record.get("prompt_id"):
-                        answered[record["prompt_id"]] += 1
-                for record in self.draws.all():
-                    if record["circle_id"] == circle_id:
-                        drawn[record["prompt_id"]] += 1
+            running = set(circle_ids)
+            drawn = Counter(r["prompt_id"] for r in self.draws.all() if r["circle_id"] in running)
+            answered = self.studio.insights.prompt_usage(actor)
             return {
-                pid: {"shown_days": shown[pid], "draws": drawn[pid], "artworks": answered[pid]}
+                pid: {
+                    "shown_days": shown[pid],
+                    "draws": drawn[pid],
+                    "artworks": answered.get(pid, {}).get("artworks", 0),
+                }
                 for pid in set(shown) | set(answered) | set(drawn)
             }

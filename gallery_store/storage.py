@@ -389,7 +389,6 @@ class Store:
         self.shard_capacity = shard_capacity
         self.lock = threading.RLock()
         self._tx: Transaction | None = None
-        self._depth = 0
         self._seq = 0
         self._collections: dict[str, Collection] = {}
         self._meta: Shard | None = None
@@ -526,7 +525,6 @@ class Store:
             if outer:
                 self._tx = Transaction()
                 seq_before = self._seq
-            self._depth += 1
             try:
                 yield
                 if outer:
@@ -537,7 +535,6 @@ class Store:
                     self._seq = seq_before
                 raise
             finally:
-                self._depth -= 1
                 if outer:
                     self._tx = None
         if outer and self.on_commit is not None:
@@ -570,7 +567,9 @@ class Store:
     def _commit(self, tx: Transaction) -> None:
         if not tx.dirty:
             return
-        with self._cross_process_write_lock():
+        # Lets `python -m gallery_store backup` copy a consistent set of files while the app
+        # runs: it takes this lock while it reads.
+        with cross_process_write_lock(self.data_dir):
             if self._pending_journal:
                 self._replay_journal()
             files = {path: storage.snapshot() for path, storage in tx.dirty.items()}
@@ -643,11 +642,6 @@ class Store:
         journal_path.unlink()
         self._pending_journal = False
         log.info("completed an interrupted commit of %d files", len(files))
-
-    def _cross_process_write_lock(self) -> contextlib.AbstractContextManager[None]:
-        # Lets `python -m gallery_store backup` copy a consistent set of files
-        # while the app runs: it takes this lock while it reads.
-        return cross_process_write_lock(self.data_dir)
 
     def store_files(self) -> list[Path]:
         """Return every durable store file (meta first)."""

@@ -24,8 +24,8 @@ def render(ctx: Context) -> None:
         st.info("You're not in a circle yet. Ask your facilitator for an invite code.")
         return
     artwork_id = st.query_params.get("art")
-    if artwork_id and "artwork" in ctx.pages:
-        # An older link to one artwork: open it on its own page.
+    if artwork_id:
+        # A link to one artwork: open it on its own page.
         st.switch_page(ctx.pages["artwork"], query_params={"art": artwork_id})
     _grid(ctx)
 
@@ -43,10 +43,7 @@ def render_artwork(ctx: Context) -> None:
 
 def _back_to_gallery(ctx: Context) -> None:
     if st.button("← Back to the gallery", key="back_to_gallery"):
-        if "gallery" in ctx.pages:
-            st.switch_page(ctx.pages["gallery"])
-        st.query_params.clear()
-        st.rerun()
+        st.switch_page(ctx.pages["gallery"])
 
 
 def _sensitive_choice(ctx: Context) -> str:
@@ -133,10 +130,7 @@ def _card(ctx: Context, artwork: Artwork, choice: str) -> None:
     if artwork.caption:
         show_text(artwork.caption[:140] + ("…" if len(artwork.caption) > 140 else ""), caption=True)
     if st.button("Open", key=f"open_{artwork.id}"):
-        if "artwork" in ctx.pages:
-            st.switch_page(ctx.pages["artwork"], query_params={"art": artwork.id})
-        st.query_params["art"] = artwork.id
-        st.rerun()
+        st.switch_page(ctx.pages["artwork"], query_params={"art": artwork.id})
 
 
 def _artwork_view(ctx: Context, artwork_id: str) -> None:
@@ -350,10 +344,7 @@ def _confirm_delete(ctx: Context, artwork_id: str) -> None:
     st.write("Its image, comments and reactions will be removed for good.")
     if st.button("Yes, delete it", type="primary", key="confirm_delete_art"):
         ctx.studio.artworks.delete(ctx.user, artwork_id)
-        if "gallery" in ctx.pages:
-            st.switch_page(ctx.pages["gallery"])
-        st.query_params.clear()
-        st.rerun()
+        st.switch_page(ctx.pages["gallery"])
 
 
 if __name__ == "__main__":

@@ -66,7 +66,6 @@ __all__ = [
 
 # A fixed Monday; changing it would change every circle's rotation.
 ROTATION_EPOCH = date(2024, 1, 1)
-ONE_DAY = timedelta(days=1)
 
 Reason = Literal["pinned", "series", "rotation"]
 

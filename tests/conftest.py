@@ -39,6 +39,17 @@ def make_image(
     return buffer.getvalue()
 
 
+def files_below(folder: Path) -> dict[str, bytes]:
+    """Return every file below a folder (relative path -> bytes), to compare folders."""
+    if not folder.exists():
+        return {}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock()

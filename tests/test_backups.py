@@ -16,7 +16,7 @@ from gallery_store.backups import ArchiveDamaged, read_manifest, restore_archive
 from gallery_store.errors import SaveFailed, StoreCorrupt, StudioError
 from gallery_store.storage import SCHEMA_VERSION
 
-from .conftest import FAST_CONFIG, PASSWORD, join, make_image
+from .conftest import FAST_CONFIG, PASSWORD, files_below, join, make_image
 
 CIRCLES_SHARD = Path("store/circles/circles-000001.json")
 
@@ -43,16 +43,6 @@ DAMAGES = {
     "not JSON": damage_not_json,
     "empty file": damage_emptied,
 }
-
-
-def files_below(folder: Path) -> dict[str, bytes]:
-    if not folder.exists():
-        return {}
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from gallery_store.__main__ import main
 from gallery_store.errors import SaveFailed
 from gallery_store.studio import COLLECTIONS
 
-from .conftest import FAST_CONFIG, PASSWORD, make_image
+from .conftest import FAST_CONFIG, PASSWORD, files_below, make_image
 
 CIRCLES_SHARD = Path("store/circles/circles-000001.json")
 
@@ -23,16 +23,6 @@ def run(capsys, data_dir: Path, *argv: str) -> tuple[int, str, str]:
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
     return code, out, err
-
-
-def files_below(folder: Path) -> dict[str, bytes]:
-    if not folder.exists():
-        return {}
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 @pytest.fixture

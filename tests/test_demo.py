@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -13,15 +12,7 @@ from gallery_store import open_studio
 from gallery_store.demo import DEMO_PASSWORD, abstract_art, seed_demo
 from gallery_store.errors import StudioError
 
-from .conftest import FAST_CONFIG
-
-
-def files_below(folder: Path) -> dict[str, bytes]:
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
+from .conftest import FAST_CONFIG, files_below
 
 
 @pytest.fixture(scope="module")

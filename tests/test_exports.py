@@ -10,7 +10,6 @@ import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from html.parser import HTMLParser
-from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -20,7 +19,7 @@ from gallery_store.__main__ import main as cli
 from gallery_store.errors import AuthenticationFailed, NotFound, PermissionDenied
 from gallery_store.studio import COLLECTIONS
 
-from .conftest import FAST_CONFIG, PASSWORD, Clock, join, make_image
+from .conftest import FAST_CONFIG, PASSWORD, Clock, files_below, join, make_image
 
 HOSTILE = "<script>alert(1)</script>"
 
@@ -120,16 +119,6 @@ def tags_of(document: str) -> list[tuple[str, dict]]:
     parser.feed(document)
     parser.close()
     return parser.tags
-
-
-def files_below(folder: Path) -> dict[str, bytes]:
-    if not folder.exists():
-        return {}
-    return {
-        p.relative_to(folder).as_posix(): p.read_bytes()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
 
 
 def everything(studio) -> dict[str, list[dict]]:

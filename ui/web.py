@@ -22,8 +22,6 @@ __all__ = ["routes"]
 
 log = logging.getLogger("kindred")
 
-MEDIA_TYPES = {".webp": "image/webp", ".jpg": "image/jpeg", ".png": "image/png"}
-
 
 def _studio():
     return open_studio(default_data_dir(), config_from_env())
