@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from .durable import atomic_write_bytes
 from .errors import NotFound, PermissionDenied, SaveFailed, ValidationError
 from .images import ProcessedImage, process_upload
-from .models import Artwork, User
+from .models import Artwork, SharedArtwork, User
 from .policy import Policy
 from .text import clean_text
 
@@ -74,6 +74,7 @@ class Artworks:
     ) -> Artwork:
         """Share an image with a circle; all or nothing."""
         fields = self._clean_fields(caption, alt_text, content_warning)
+        assessment = self.studio.moderation.decide(fields["caption"])
         with self.store.reading():
             circle_id = self._target_circle(actor, circle_id)
             self.policy.writable_circle(circle_id)
@@ -106,13 +107,15 @@ class Artworks:
                         "updated_at": now,
                     }
                 )
-                self.studio.moderation.flag_if_crisis(
-                    actor, circle_id, "artwork", record["id"], fields["caption"]
+                self.studio.moderation.raise_flag(
+                    actor, circle_id, "artwork", record["id"], fields["caption"], assessment
                 )
         except BaseException:
             self.studio.media.delete(list(names.values()))
             raise
-        return Artwork.from_record(record)
+        # A caption that worries us still saves: the art is theirs to share.
+        support = self.studio.support.offer(assessment, circle_id)
+        return SharedArtwork.from_record(record, support=support)
 
     def _clean_fields(self, caption: str, alt_text: str, warning: str | None) -> dict:
         return {
@@ -292,7 +295,7 @@ class Artworks:
         content_warning: str | None = None,
         comments_enabled: bool | None = None,
         exhibit_opt_in: bool | None = None,
-    ) -> Artwork:
+    ) -> SharedArtwork:
         """Change an artwork's words or settings (its artist only)."""
         changes: dict = {}
         if caption is not None:
@@ -313,16 +316,19 @@ class Artworks:
             changes["comments_enabled"] = bool(comments_enabled)
         if exhibit_opt_in is not None:
             changes["exhibit_opt_in"] = bool(exhibit_opt_in)
+        assessment = self.studio.moderation.decide(changes.get("caption", ""))
         with self.store.transaction():
             record = self._own(actor, artwork_id)
             self.policy.writable_circle(record["circle_id"])
             changes["updated_at"] = self.studio.now().isoformat()
             updated = self.artworks.update(artwork_id, **changes)
             if "caption" in changes:
-                self.studio.moderation.flag_if_crisis(
-                    actor, record["circle_id"], "artwork", artwork_id, changes["caption"]
-                )
-            return Artwork.from_record(updated)
+                self.studio.moderation.raise_flag(
+                    actor, record["circle_id"], "artwork", artwork_id, changes["caption"],
+                    assessment,
+                )  # fmt: skip
+            support = self.studio.support.offer(assessment, record["circle_id"])
+            return SharedArtwork.from_record(updated, support=support)
 
     def delete(self, actor: User, artwork_id: str) -> None:
         """Delete an artwork with its files, comments and reactions (its artist only)."""
@@ -341,12 +347,11 @@ class Artworks:
                 return
             for comment_id in list(self.comments.ids_by("artwork", artwork_id)):
                 self.comments.remove(comment_id)
-                for flag_id in list(self.flags.ids_by("subject", comment_id)):
-                    self.flags.remove(flag_id)
+                self.studio.moderation.words_gone(comment_id)
             for reaction_id in list(self.reactions.ids_by("artwork", artwork_id)):
                 self.reactions.remove(reaction_id)
-            for flag_id in list(self.flags.ids_by("subject", artwork_id)):
-                self.flags.remove(flag_id)
+            # Crisis flags outlive the art that raised them; reports go with it.
+            self.studio.moderation.words_gone(artwork_id)
             self.artworks.remove(artwork_id)
             names = Artwork.from_record(record).media_names
         # Files go after the records are durably gone: a crash in between leaves an

@@ -12,6 +12,7 @@ from .models import Circle, Invite, Membership, User
 from .passwords import code_hash, new_code
 from .policy import COFACILITATOR, FACILITATOR, PARTICIPANT, Policy
 from .text import clean_text
+from .support import check_region, region_for_timezone
 
 if TYPE_CHECKING:
     from .studio import Studio
@@ -61,18 +62,21 @@ class Circles:
         timezone: str = "UTC",
         themes: tuple[str, ...] = (),
         allow_deep: bool = False,
+        region: str | None = None,
     ) -> Circle:
-        """Create a circle run by the acting therapist."""
+        """Create a circle run by the acting therapist (crisis lines follow its time zone)."""
         clean_name = clean_text(
             name, field="circle name", max_length=60, required=True, multiline=False
         )
         check_timezone(timezone)
+        country = check_region(region) if region is not None else region_for_timezone(timezone)
         with self.store.transaction():
             self.policy.therapist(actor)
             record = self.circles.insert(
                 {
                     "name": clean_name,
                     "timezone": timezone,
+                    "region": country,
                     "themes": list(themes),
                     "allow_deep": bool(allow_deep),
                     "archived": False,
@@ -125,9 +129,12 @@ class Circles:
         timezone: str | None = None,
         themes: tuple[str, ...] | None = None,
         allow_deep: bool | None = None,
+        region: str | None = None,
     ) -> Circle:
-        """Change a circle's name, time zone, themes or whether deep prompts are allowed."""
+        """Change a circle's name, time zone, themes, deep prompts or crisis-line country."""
         changes: dict = {}
+        if region is not None:
+            changes["region"] = check_region(region)
         if name is not None:
             changes["name"] = clean_text(
                 name, field="circle name", max_length=60, required=True, multiline=False

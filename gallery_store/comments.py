@@ -12,7 +12,8 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from .errors import NotFound, PermissionDenied, ValidationError
-from .models import REACTIONS, Comment, User
+from .models import REACTIONS, Comment, PostedComment, User
+from .moderation import HELD
 from .policy import Policy
 from .safety import GentleNudge, gentle_check
 from .text import clean_text
@@ -42,9 +43,14 @@ class Comments:
         self.flags = studio.store.collection("flags")
         self.policy = Policy(studio)
 
-    def post(self, actor: User, artwork_id: str, text: str) -> Comment:
-        """Add a comment to an artwork the actor can see in one of their circles."""
+    def post(self, actor: User, artwork_id: str, text: str) -> PostedComment:
+        """Add a comment to an artwork; return it with the support its words call for.
+
+        Words that suggest the writer is at risk now, on someone else's art, are held from the
+        circle until a therapist has read them: the artist is never the first to read them.
+        """
         words = clean_text(text, field="comment", max_length=COMMENT_LIMIT, required=True)
+        assessment = self.studio.moderation.decide(words)
         with self.store.transaction():
             user = self.policy.active(actor)
             artwork = self.studio.artworks._readable(actor, artwork_id)
@@ -53,6 +59,7 @@ class Comments:
                 raise PermissionDenied("The artist has turned comments off for this piece.")
             if artwork.get("status", "visible") != "visible":
                 raise PermissionDenied(UNDER_REVIEW)
+            held = assessment.urgent and artwork["user_id"] != actor.id
             record = self.comments.insert(
                 {
                     "artwork_id": artwork_id,
@@ -62,13 +69,14 @@ class Comments:
                     "text": words,
                     "created_at": self.studio.now().isoformat(),
                     "edited_at": None,
-                    "status": "visible",
+                    "status": HELD if held else "visible",
                 }
             )
-            self.studio.moderation.flag_if_crisis(
-                actor, artwork["circle_id"], "comment", record["id"], words
+            self.studio.moderation.raise_flag(
+                actor, artwork["circle_id"], "comment", record["id"], words, assessment
             )
-            return Comment.from_record(record)
+            support = self.studio.support.offer(assessment, artwork["circle_id"], held=held)
+            return PostedComment.from_record(record, support=support)
 
     def for_artwork(self, actor: User, artwork_id: str) -> list[Comment]:
         """Return the comments on an artwork the actor may see, oldest first."""
@@ -99,9 +107,10 @@ class Comments:
             raise PermissionDenied("Only the person who wrote a comment can change it.")
         return record, artwork
 
-    def edit(self, actor: User, comment_id: str, text: str) -> Comment:
+    def edit(self, actor: User, comment_id: str, text: str) -> PostedComment:
         """Change the words of the actor's comment, within minutes of posting it."""
         words = clean_text(text, field="comment", max_length=COMMENT_LIMIT, required=True)
+        assessment = self.studio.moderation.decide(words)
         with self.store.transaction():
             record, artwork = self._own(actor, comment_id)
             self.policy.writable_circle(artwork["circle_id"])
@@ -115,22 +124,24 @@ class Comments:
                 raise ValidationError(
                     f"Comments can be edited for {EDIT_MINUTES} minutes after posting."
                 )
-            updated = self.comments.update(comment_id, text=words, edited_at=now.isoformat())
-            self.studio.moderation.flag_if_crisis(
-                actor, artwork["circle_id"], "comment", comment_id, words
+            changes = {"text": words, "edited_at": now.isoformat()}
+            held = record.get("status") == HELD
+            if assessment.urgent and artwork["user_id"] != actor.id:
+                held = True
+                changes["status"] = HELD
+            updated = self.comments.update(comment_id, **changes)
+            self.studio.moderation.raise_flag(
+                actor, artwork["circle_id"], "comment", comment_id, words, assessment
             )
-            return Comment.from_record(updated)
+            support = self.studio.support.offer(assessment, artwork["circle_id"], held=held)
+            return PostedComment.from_record(updated, support=support)
 
     def delete(self, actor: User, comment_id: str) -> None:
         """Delete the actor's own comment (facilitators remove others' through moderation)."""
         with self.store.transaction():
             self._own(actor, comment_id)
             self.comments.remove(comment_id)
-            # Reports about words that are gone have nothing left to review; a crisis flag
-            # stays, because the person who wrote those words may still need someone.
-            for flag in self.flags.by("subject", comment_id):
-                if flag["kind"] == "report":
-                    self.flags.remove(flag["id"])
+            self.studio.moderation.words_gone(comment_id)
 
     def check_draft(self, text: str) -> GentleNudge | None:
         """Return a gentle suggestion if a draft comment reads as judging, else None."""

@@ -1,4 +1,4 @@
-"""Deployment settings: limits, session lengths, backups and crisis resources.
+"""Deployment settings: limits, session lengths, backups, crisis resources and urgent alerts.
 
 Settings come from environment variables (``KINDRED_*``) so a clinic can tune a
 deployment without touching code; tests build a ``StudioConfig`` directly.
@@ -9,8 +9,16 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
 
-__all__ = ["ImageLimits", "StudioConfig", "config_from_env", "default_data_dir"]
+__all__ = [
+    "ImageLimits",
+    "SmtpSettings",
+    "StudioConfig",
+    "config_from_env",
+    "default_data_dir",
+    "parse_smtp_url",
+]
 
 MB = 1024 * 1024
 
@@ -26,6 +34,75 @@ class ImageLimits:
     blur_edge: int = 480
     jpeg_quality: int = 85
     thumb_quality: int = 78
+
+
+MIN_SECRET_LENGTH = 16
+SMTP_SCHEMES = {"smtp": 25, "smtps": 465}
+SMTP_OPTIONS = {"from", "starttls"}
+YES = {"1", "true", "yes", "on"}
+NO = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where and how urgent alert emails are sent."""
+
+    host: str
+    port: int
+    sender: str
+    username: str = ""
+    password: str = field(default="", repr=False)
+    implicit_tls: bool = False  # smtps://
+    starttls: bool = False
+
+
+def parse_smtp_url(url: str) -> SmtpSettings:
+    """Read ``smtp[s]://[user[:pass]@]host[:port]?from=...&starttls=true`` (ValueError)."""
+    name = "KINDRED_SMTP_URL"
+    # Messages never repeat the URL: it may hold a password.
+    parts = urlsplit(url.strip())
+    if parts.scheme not in SMTP_SCHEMES:
+        raise ValueError(f"{name} must start with smtp:// or smtps:// (for TLS from the start).")
+    try:
+        port = parts.port or SMTP_SCHEMES[parts.scheme]
+    except ValueError as exc:
+        raise ValueError(f"{name} has a port that isn't a number from 1 to 65535.") from exc
+    if not parts.hostname:
+        raise ValueError(f"{name} needs a mail server, like smtp://mail.clinic.org:587.")
+    options = parse_qs(parts.query, keep_blank_values=True)
+    unknown = sorted(set(options) - SMTP_OPTIONS)
+    if unknown:
+        raise ValueError(f"{name} has options we don't know: {', '.join(unknown)}.")
+    username = unquote(parts.username or "")
+    sender = options.get("from", [""])[-1].strip() or (username if "@" in username else "")
+    if not sender or "@" not in sender or any(c in sender for c in "\r\n<>, "):
+        raise ValueError(f"{name} needs one sender address, like ?from=alerts@clinic.org.")
+    starttls = options.get("starttls", [""])[-1].strip().lower()
+    if starttls not in YES | NO:
+        raise ValueError(f"{name} takes starttls=true or starttls=false.")
+    if parts.scheme == "smtps" and starttls in YES:
+        raise ValueError(f"{name}: smtps:// is TLS already; drop starttls=true.")
+    return SmtpSettings(
+        host=parts.hostname,
+        port=port,
+        sender=sender,
+        username=username,
+        password=unquote(parts.password or ""),
+        implicit_tls=parts.scheme == "smtps",
+        starttls=starttls in YES,
+    )
+
+
+def _check_web_url(name: str, url: str) -> None:
+    """Refuse anything but an http(s) address with a host (ValueError naming the variable)."""
+    # Messages never repeat the URL: a webhook address often carries a token.
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - reading it checks the port
+    except ValueError as exc:
+        raise ValueError(f"{name} has a port that isn't a number from 1 to 65535.") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{name} must be an http:// or https:// address with a host name.")
 
 
 @dataclass(frozen=True)
@@ -46,6 +123,33 @@ class StudioConfig:
     argon2_memory_kib: int = 65536
     argon2_parallelism: int = 4
     reset_code_hours: int = 48
+    # Urgent crisis alerts (alerts.py); an empty URL turns that channel off.
+    smtp_url: str = field(default="", repr=False)  # may hold a password
+    alert_webhook_url: str = ""
+    alert_webhook_secret: str = field(default="", repr=False)
+    public_url: str = "http://localhost:8501"
+    alert_worker: bool = True  # deliver alerts from a background thread (tests turn it off)
+
+    def __post_init__(self) -> None:
+        if self.smtp_url:
+            parse_smtp_url(self.smtp_url)
+        if self.alert_webhook_url:
+            _check_web_url("KINDRED_ALERT_WEBHOOK_URL", self.alert_webhook_url)
+            if len(self.alert_webhook_secret) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    "KINDRED_ALERT_WEBHOOK_SECRET must be set (at least "
+                    f"{MIN_SECRET_LENGTH} characters) when KINDRED_ALERT_WEBHOOK_URL is, so the "
+                    "receiver can check that alerts really come from Kindred Canvas."
+                )
+        _check_web_url("KINDRED_PUBLIC_URL", self.public_url)
+
+    def smtp(self) -> SmtpSettings | None:
+        """Return the parsed mail server settings, or None when email alerts are off."""
+        return parse_smtp_url(self.smtp_url) if self.smtp_url else None
+
+    def care_queue_url(self) -> str:
+        """Return the address of the care queue, for links in alerts."""
+        return f"{self.public_url.rstrip('/')}/care"
 
     def with_overrides(self, **changes) -> StudioConfig:
         """Return a copy with the given settings changed."""
@@ -83,6 +187,7 @@ def config_from_env() -> StudioConfig:
         * 1_000_000,
     )
     resources = os.environ.get("KINDRED_CRISIS_RESOURCES")
+    public_url = os.environ.get("KINDRED_PUBLIC_URL", "").strip() or base.public_url
     return replace(
         base,
         images=images,
@@ -93,4 +198,8 @@ def config_from_env() -> StudioConfig:
             "KINDRED_BACKUP_INTERVAL_MINUTES", base.backup_interval_minutes
         ),
         crisis_resources_file=Path(resources).expanduser() if resources else None,
+        smtp_url=os.environ.get("KINDRED_SMTP_URL", "").strip(),
+        alert_webhook_url=os.environ.get("KINDRED_ALERT_WEBHOOK_URL", "").strip(),
+        alert_webhook_secret=os.environ.get("KINDRED_ALERT_WEBHOOK_SECRET", "").strip(),
+        public_url=public_url,
     )

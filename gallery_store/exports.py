@@ -228,7 +228,11 @@ class Exports:
                 for record_id in list(c(name).ids_by(index, user_id)):
                     c(name).remove(record_id)
             for flag in c("flags").find(about_user_id=user_id):
-                c("flags").remove(flag["id"])
+                if flag["kind"] == "crisis" and flag["status"] == "open":
+                    # It stays until a facilitator closes it, keeping no words of theirs.
+                    c("flags").update(flag["id"], excerpt="", subject_gone=True)
+                else:
+                    c("flags").remove(flag["id"])
             for flag in c("flags").all():
                 # A report they made stays for the moderators, no longer naming them.
                 if user_id in flag.get("reporters", []):

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 
+from .support import NO_SUPPORT, Support
+
 __all__ = [
     "REACTIONS",
     "ROLE_PARTICIPANT",
@@ -19,8 +21,11 @@ __all__ = [
     "Membership",
     "MoodCheckin",
     "Notice",
+    "PostedComment",
     "Prompt",
     "Reflection",
+    "SavedReflection",
+    "SharedArtwork",
     "User",
     "parse_time",
 ]
@@ -101,6 +106,7 @@ class Circle(Model):
     allow_deep: bool = False
     archived: bool = False
     created_at: datetime | None = None
+    region: str | None = None  # whose crisis lines come first; None follows the time zone
 
 
 @dataclass(frozen=True)
@@ -203,6 +209,13 @@ class Artwork(Model):
 
 
 @dataclass(frozen=True)
+class SharedArtwork(Artwork):
+    """An artwork as just shared or edited, with the support its caption calls for."""
+
+    support: Support = NO_SUPPORT
+
+
+@dataclass(frozen=True)
 class Comment(Model):
     """A peer's words on an artwork."""
 
@@ -216,6 +229,13 @@ class Comment(Model):
     created_at: datetime | None = None
     edited_at: datetime | None = None
     status: str = "visible"
+
+
+@dataclass(frozen=True)
+class PostedComment(Comment):
+    """A comment as just posted or edited, with the support its words call for."""
+
+    support: Support = NO_SUPPORT
 
 
 @dataclass(frozen=True)
@@ -237,6 +257,13 @@ class Reflection(Model):
     share_with_therapist: bool = False
     created_at: datetime | None = None
     updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SavedReflection(Reflection):
+    """A reflection as just written or edited, with the support its words call for."""
+
+    support: Support = NO_SUPPORT
 
 
 @dataclass(frozen=True)
@@ -268,12 +295,18 @@ class Flag(Model):
     subject_type: str  # artwork | comment | reflection | caption
     subject_id: str
     about_user_id: str
+    tier: int = 0  # for a crisis flag: 1 at risk now, 2 worried about someone
     reason: str = ""
     excerpt: str = ""
     status: str = "open"  # open | resolved
     created_at: datetime | None = None
     resolved_at: datetime | None = None
     resolution: str = ""
+
+    @property
+    def urgent(self) -> bool:
+        """Say whether this flag is about someone who may be at risk now."""
+        return self.kind == "crisis" and self.tier == 1
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 from .errors import NotFound, PermissionDenied, ValidationError
 from .models import ROLE_THERAPIST, Artwork, AuditEntry, Flag, Notice, User, parse_time
 from .policy import COFACILITATOR, FACILITATOR, Policy
-from .safety import CrisisMatch, detect_crisis
+from .crisis import AT_RISK, Assessment, assess
+from .crisis.detector import NOTHING
 from .text import clean_text
 
 if TYPE_CHECKING:
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACTIONS",
+    "CRISIS_OUTCOMES",
+    "HELD",
     "EXCERPT_LIMIT",
     "NOTE_LIMIT",
     "REASON_LIMIT",
@@ -37,6 +40,13 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ACTIONS = ("restore", "hide", "remove", "dismiss")
+# How a facilitator closes a crisis flag: what happened, in their words, never a moderation verb.
+CRISIS_OUTCOMES = {
+    "reached_out": "I reached out",
+    "safe_now": "Safe now",
+    "emergency": "Passed on to emergency services",
+}
+HELD = "held"  # a comment kept from the circle until a facilitator has read it
 SUBJECTS = ("artwork", "comment")
 EXCERPT_LIMIT = 280
 REASON_LIMIT = 500
@@ -58,6 +68,13 @@ OUTCOME_NOTICES = {
 }
 
 
+def _urgency(record: dict) -> int:
+    """Return a flag's place in the queue: 0 someone at risk now, 1 a worry, 2 a report."""
+    if record["kind"] != "crisis":
+        return 2
+    return 0 if record.get("tier", 1) == 1 else 1
+
+
 @dataclass(frozen=True)
 class QueueItem:
     """A flag in the facilitators' queue, with what they need to look at it."""
@@ -74,6 +91,7 @@ class QueueItem:
     reporter_count: int
     reasons: tuple[str, ...] = ()
     reporter_names: tuple[str, ...] = ()  # only therapists running the circle see who reported
+    tier: int = 0  # a crisis flag's tier: 1 at risk now, 2 worried about someone
 
 
 class Moderation:
@@ -102,34 +120,65 @@ class Moderation:
         text: str,
         *,
         private: bool = False,
-    ) -> CrisisMatch | None:
-        """Raise (or refresh) a crisis flag when someone's own words suggest danger."""
+    ) -> Assessment:
+        """Decide what someone's own words call for; raise (or raise the tier of) a flag."""
+        assessment = self.decide(text)
+        self.raise_flag(
+            actor, circle_id, subject_type, subject_id, text, assessment, private=private
+        )
+        return assessment
+
+    def decide(self, text: str) -> Assessment:
+        """Return what someone's words call for (call it before taking the store's lock)."""
         try:
-            match = detect_crisis(text)
-        except Exception:  # a fault in the phrase list must never stop someone sharing
-            log.exception("the crisis check failed on a %s", subject_type)
-            return None
-        if match is None:
-            return None
+            return assess(text)
+        except Exception:  # a fault in the detector must never stop someone sharing
+            log.exception("the crisis check failed")
+            return NOTHING
+
+    def raise_flag(
+        self,
+        actor: User,
+        circle_id: str | None,
+        subject_type: str,
+        subject_id: str,
+        text: str,
+        assessment: Assessment,
+        *,
+        private: bool = False,
+    ) -> None:
+        """Raise (or raise the tier of) a crisis flag for a decision already made."""
+        if not assessment.supportive:
+            # A mention raises nothing; an open flag stays until a facilitator closes it.
+            return
         if private:
             reason, excerpt = PRIVATE_REASON, ""
         else:
-            reason, excerpt = f"Possible crisis language ({match.category})", text[:EXCERPT_LIMIT]
+            reason, excerpt = f"Their words suggest {assessment.kind}", text[:EXCERPT_LIMIT]
         now = self.studio.now().isoformat()
         # Joins the caller's transaction, so the flag exists exactly when the words do.
         with self.store.transaction():
             circle_id = circle_id or self._home_circle(actor.id)
+            person = self.users.get(actor.id) or {}
             existing = self._open_flag(subject_id, "crisis")
             if existing is not None:
-                self.flags.update(existing["id"], reason=reason, excerpt=excerpt, updated_at=now)
+                tier = min(existing.get("tier", AT_RISK), assessment.tier)
+                self.flags.update(
+                    existing["id"], reason=reason, excerpt=excerpt, updated_at=now, tier=tier
+                )
+                raised = tier == AT_RISK and existing.get("tier", AT_RISK) != AT_RISK
+                flag_id = existing["id"]
             else:
-                self.flags.insert(
+                flag_id = self.flags.insert(
                     {
                         "circle_id": circle_id,
                         "kind": "crisis",
+                        "tier": assessment.tier,
                         "subject_type": subject_type,
                         "subject_id": subject_id,
                         "about_user_id": actor.id,
+                        # Kept so a facilitator can still reach out if the account goes.
+                        "about_name": person.get("display_name", ""),
                         "reason": reason,
                         "excerpt": excerpt,
                         "status": "open",
@@ -140,8 +189,23 @@ class Moderation:
                         "reporters": [],
                         "reasons": [],
                     }
-                )
-        return match
+                )["id"]
+                raised = assessment.urgent
+            alerts = getattr(self.studio, "alerts", None)
+            if raised and circle_id and alerts is not None:
+                alerts.urgent(circle_id, flag_id, tier=AT_RISK)
+
+    def words_gone(self, subject_id: str) -> None:
+        """Forget a deleted piece's words: its reports go; a crisis flag stays, wordless.
+
+        The person who wrote those words may still need someone, so a crisis flag stays open
+        until a facilitator closes it, but it keeps nothing of what was written.
+        """
+        for flag in self.flags.by("subject", subject_id):
+            if flag["kind"] == "report":
+                self.flags.remove(flag["id"])
+            elif flag.get("excerpt") or not flag.get("subject_gone"):
+                self.flags.update(flag["id"], excerpt="", subject_gone=True)
 
     def _home_circle(self, user_id: str) -> str | None:
         """Return a circle whose therapists should hear about a person, if any."""
@@ -258,6 +322,7 @@ class Moderation:
         with self.store.reading():
             roles = self._roles(actor, circle_id)
             found = self._flags_for(roles, include_resolved)
+            # Newest first within each band; someone at risk now comes before everything else.
             found.sort(
                 key=lambda pair: (
                     pair[0].get("updated_at") or pair[0]["created_at"],
@@ -265,6 +330,7 @@ class Moderation:
                 ),
                 reverse=True,
             )
+            found.sort(key=lambda pair: _urgency(pair[0]))
             return [self._item(record, role) for record, role in found]
 
     def _item(self, record: dict, role: str) -> QueueItem:
@@ -272,7 +338,9 @@ class Moderation:
         artwork_id: str | None = None
         text = ""
         status = "gone"
-        if subject_type == "artwork":
+        if record.get("subject_gone"):
+            pass  # deleted by its writer: nothing of it is left to show
+        elif subject_type == "artwork":
             artwork = self.artworks.get(record["subject_id"])
             artwork_id = record["subject_id"] if artwork else None
             if artwork is not None:
@@ -300,16 +368,19 @@ class Moderation:
             artwork_id=artwork_id,
             has_thumb=has_thumb,
             text=text,
-            author_name=self._name(record["about_user_id"]),
+            author_name=self._name(record["about_user_id"], record.get("about_name", "")),
             subject_status=status,
             reporter_count=len(reporters),
             reasons=tuple(record.get("reasons", [])),
             reporter_names=names,
+            tier=record.get("tier", AT_RISK) if record["kind"] == "crisis" else 0,
         )
 
-    def _name(self, user_id: str) -> str:
+    def _name(self, user_id: str, kept: str = "") -> str:
         person = self.users.get(user_id)
-        return person["display_name"] if person else "Someone who has left"
+        if person:
+            return person["display_name"]
+        return f"{kept} (has left)" if kept else "Someone who has left"
 
     def open_count(self, actor: User) -> int:
         """Return how many open flags await the actor (0 for people who don't moderate)."""
@@ -322,8 +393,52 @@ class Moderation:
 
     # -- resolving -------------------------------------------------------------------------------
 
+    def close_crisis(
+        self, actor: User, flag_id: str, outcome: str, note: str = "", *, release: bool = False
+    ) -> Flag:
+        """Close a crisis flag with what happened; a held comment may then join the circle."""
+        if outcome not in CRISIS_OUTCOMES:
+            raise ValidationError(
+                "Choose what happened: " + ", ".join(f"“{o}”" for o in CRISIS_OUTCOMES.values())
+            )
+        words = clean_text(note, field="note", max_length=REASON_LIMIT)
+        with self.store.transaction():
+            record = self.flags.get(flag_id)
+            if record is None or record["kind"] != "crisis":
+                self.policy.active(actor)
+                raise NotFound("We couldn't find that flag. It may already have been closed.")
+            self.policy.facilitator(actor, record["circle_id"], therapist_only=True)
+            if record["status"] != "open":
+                raise ValidationError("This flag is already closed.")
+            released = False
+            if release and record["subject_type"] == "comment":
+                comment = self.comments.get(record["subject_id"])
+                if comment is not None and comment.get("status") == HELD:
+                    self.comments.update(comment["id"], status="visible")
+                    released = True
+            now = self.studio.now().isoformat()
+            updated = self.flags.update(
+                flag_id,
+                status="resolved",
+                resolved_at=now,
+                resolution=outcome,
+                resolved_by=actor.id,
+                updated_at=now,
+            )
+            self._audit(
+                actor,
+                outcome,
+                record["subject_type"],
+                record["subject_id"],
+                record["circle_id"],
+                words or CRISIS_OUTCOMES[outcome],
+                details={"flag_id": flag_id, "kind": "crisis", "tier": record.get("tier", 1),
+                         "released": released},  # fmt: skip
+            )
+            return Flag.from_record(updated)
+
     def resolve(self, actor: User, flag_id: str, action: str, why: str) -> Flag:
-        """Restore, hide, remove or dismiss what a flag is about, saying why."""
+        """Restore, hide, remove or dismiss what a report is about, saying why."""
         if action not in ACTIONS:
             raise ValidationError("Choose restore, hide, remove or dismiss.")
         note = clean_text(why, field="reason", max_length=REASON_LIMIT, required=True)
@@ -333,7 +448,13 @@ class Moderation:
             if record is None:
                 self.policy.active(actor)
                 raise NotFound("We couldn't find that flag. It may already have been dealt with.")
-            therapist_only = record["kind"] == "crisis"
+            if record["kind"] == "crisis":
+                self.policy.facilitator(actor, record["circle_id"], therapist_only=True)
+                raise ValidationError(
+                    "A crisis flag closes with what happened: "
+                    + ", ".join(f"“{o}”" for o in CRISIS_OUTCOMES.values())
+                )
+            therapist_only = False
             membership = self.policy.facilitator(
                 actor, record["circle_id"], therapist_only=therapist_only
             )

@@ -79,13 +79,17 @@ class Policy:
         """Say whether an artwork or comment shows to someone with this role in its circle.
 
         Hidden things (a report is being reviewed) still show to their author and the
-        circle's facilitators; removed ones show to no one.
+        circle's facilitators; held comments (words of someone at risk) to their author and the
+        circle's therapists; removed ones to no one.
         """
         status = record.get("status", "visible")
         if status == "visible":
             return True
         if status == "removed":
             return False
+        if status == "held":
+            # Words of someone at risk: a therapist running the circle reads them first.
+            return record["user_id"] == actor_id or role == FACILITATOR
         return record["user_id"] == actor_id or role in (FACILITATOR, COFACILITATOR)
 
     def writable_circle(self, circle_id: str) -> dict:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import NotFound, PermissionDenied, ValidationError
-from .models import ROLE_THERAPIST, MoodCheckin, Reflection, User
+from .models import ROLE_THERAPIST, MoodCheckin, Reflection, SavedReflection, User
 from .policy import FACILITATOR, Policy
 from .text import clean_text
 
@@ -136,6 +136,7 @@ class Reflections:
         after = _check_mood(mood_after, "Your mood after")
         chosen = _check_feelings(feelings)
         shared = bool(share_with_therapist)
+        assessment = self.studio.moderation.decide(clean)
         with self.store.transaction():
             self.policy.active(actor)
             if artwork_id is not None:
@@ -162,8 +163,10 @@ class Reflections:
                     "updated_at": now,
                 }
             )
-            self._crisis_check(actor, record)
-            return Reflection.from_record(record)
+            self._crisis_check(actor, record, assessment)
+            return SavedReflection.from_record(
+                record, support=self.studio.support.offer(assessment, circle_id)
+            )
 
     def edit(
         self,
@@ -175,7 +178,7 @@ class Reflections:
         mood_after: int | EllipsisType | None = ...,
         share_with_therapist: bool | None = None,
         feelings: Iterable[str] | None = None,
-    ) -> Reflection:
+    ) -> SavedReflection:
         """Change your reflection; leave out what stays the same (None clears a mood)."""
         changes: dict = {}
         if text is not None:
@@ -188,19 +191,24 @@ class Reflections:
             changes["share_with_therapist"] = bool(share_with_therapist)
         if feelings is not None:
             changes["feelings"] = _check_feelings(feelings)
+        assessment = self.studio.moderation.decide(changes["text"]) if "text" in changes else None
         with self.store.transaction():
             record = self._own(actor, reflection_id)
             if not changes:
-                return Reflection.from_record(record)
+                return SavedReflection.from_record(record)
             was = (record["text"], record.get("share_with_therapist", False))
             changes["updated_at"] = self.studio.now().isoformat()
             record = self.reflections.update(reflection_id, **changes)
             shared = record.get("share_with_therapist", False)
             if not shared:
                 self._forget_excerpts(reflection_id)
-            if (record["text"], shared) != was:
-                self._crisis_check(actor, record)
-            return Reflection.from_record(record)
+            if assessment is None and shared != was[1]:
+                assessment = self.studio.moderation.decide(record["text"])
+            if assessment is None:
+                return SavedReflection.from_record(record)
+            self._crisis_check(actor, record, assessment)
+            support = self.studio.support.offer(assessment, record.get("circle_id"))
+            return SavedReflection.from_record(record, support=support)
 
     def delete(self, actor: User, reflection_id: str) -> None:
         """Delete your reflection for good (the record of who read it goes too)."""
@@ -238,14 +246,15 @@ class Reflections:
         if prompt_id is not None and prompt_id not in self.prompts:
             raise ValidationError("That prompt isn't in the library any more.")
 
-    def _crisis_check(self, actor: User, record: dict) -> None:
+    def _crisis_check(self, actor: User, record: dict, assessment) -> None:
         # A private note still alerts the therapists, but without its words.
-        self.studio.moderation.flag_if_crisis(
+        self.studio.moderation.raise_flag(
             actor,
             record["circle_id"],
             "reflection",
             record["id"],
             record["text"],
+            assessment,
             private=not record.get("share_with_therapist", False),
         )
 

@@ -94,6 +94,11 @@ class CrisisResource:
     description: str
     region: str
     url: str = ""
+    countries: tuple[str, ...] = ("*",)  # ISO 3166 codes of the circles it is for, "*" for all
+
+    def serves(self, country: str) -> bool:
+        """Say whether this line is for circles in ``country`` (an ISO code, "" if unknown)."""
+        return "*" in self.countries or country.upper() in self.countries
 
 
 # --- Normalizing ------------------------------------------------------------------------------
@@ -627,7 +632,7 @@ def _resource(path: Path, number: int, entry: object) -> CrisisResource:
     name = entry.get("name")
     if isinstance(name, str) and name.strip():
         where += f" ({name.strip()!r})"
-    unknown = sorted(set(entry) - {*_RESOURCE_FIELDS, "url"})
+    unknown = sorted(set(entry) - {*_RESOURCE_FIELDS, "url", "countries"})
     if unknown:
         raise ValueError(f"{where} has unknown field(s): {', '.join(unknown)}.")
     values: dict[str, str] = {}
@@ -643,4 +648,13 @@ def _resource(path: Path, number: int, entry: object) -> CrisisResource:
     # The url becomes a link people in crisis click: only plain web addresses.
     if url and not re.match(r"https?://[^\s/$.?#][^\s]*$", url, re.IGNORECASE):
         raise ValueError(f"{where} has a 'url' that is not an http(s) web address: {url!r}.")
-    return CrisisResource(url=url, **values)
+    countries = entry.get("countries", ["*"])
+    if (
+        not isinstance(countries, list)
+        or not countries
+        or not all(isinstance(c, str) and re.fullmatch(r"\*|[A-Za-z]{2}", c) for c in countries)
+    ):
+        raise ValueError(
+            f"{where} has 'countries' that are not a list of two-letter codes or \"*\"."
+        )
+    return CrisisResource(url=url, countries=tuple(c.upper() for c in countries), **values)

@@ -46,6 +46,13 @@ COLLECTIONS: dict[str, dict[str, Callable[[dict], object]]] = {
     "notices": {"user": lambda r: r["user_id"]},
     "reads": {"subject": lambda r: r["subject_id"]},
     "setup": {},
+    # Urgent alerts waiting to go out (or sent), and where each therapist wants them.
+    "outbox": {
+        "status": lambda r: r["status"],
+        "flag": lambda r: r["flag_id"],
+        "user": lambda r: r.get("user_id"),
+    },
+    "alert_contacts": {"user": lambda r: r["user_id"]},
 }
 
 
@@ -79,6 +86,9 @@ class Studio:
         self._closed = False
         self._build_services()
         self.take_backup_if_due()
+        if self.config.alert_worker and self.alerts.configured:
+            # Also sends what was still waiting when the app last stopped.
+            self.alerts.start_worker()
 
     def _open_store(self) -> Store:
         store = self._new_store()
@@ -105,6 +115,7 @@ class Studio:
 
     def _build_services(self) -> None:
         from .accounts import Accounts
+        from .alerts import Alerts
         from .artworks import Artworks
         from .circles import Circles
         from .comments import Comments, Reactions
@@ -113,7 +124,9 @@ class Studio:
         from .moderation import Moderation
         from .prompt_library import PromptLibrary
         from .reflections import Reflections
+        from .support import SupportDesk
 
+        self.support = SupportDesk(self)
         self.accounts = Accounts(self)
         self.circles = Circles(self)
         self.prompts = PromptLibrary(self)
@@ -124,6 +137,7 @@ class Studio:
         self.moderation = Moderation(self)
         self.insights = Insights(self)
         self.exports = Exports(self)
+        self.alerts = Alerts(self)
 
     def now(self) -> datetime:
         """Return the studio's current time (UTC, aware)."""
@@ -156,6 +170,7 @@ class Studio:
             if self._closed:
                 return
             self._closed = True
+            self.alerts.close()
             self.store.close()
             _OPEN.pop(self.data_dir.resolve(), None)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from gallery_store import StudioError
-from gallery_store.moderation import QueueItem
+from gallery_store.crisis import AT_RISK
+from gallery_store.moderation import CRISIS_OUTCOMES, QueueItem
 from gallery_store.text import escape_markdown, relative_time
 from ui.context import Context
 from ui.widgets import artwork_image, show_text
@@ -18,11 +19,21 @@ ACTIONS = {
 }
 
 
+OUTCOME_HELP = (
+    "Close a flag once you know how they are. Each choice is kept in the audit log, with your "
+    "note if you add one."
+)
+
+
 def render(ctx: Context) -> None:
     """Show the queue for the circles the person facilitates."""
     studio = ctx.studio
     st.title("Care queue")
-    st.caption("Reports and signs that someone may need support, newest first.")
+    st.caption(
+        "Someone who may be at risk now comes first, then worries about others, then reports. "
+        "Kindred Canvas isn't watched around the clock, and the people in your circle are told "
+        "so next to the crisis lines."
+    )
     items = studio.moderation.queue(ctx.user)
     if not items:
         st.success("Nothing is waiting. Thank you for looking after your circle.")
@@ -40,13 +51,27 @@ def _item(ctx: Context, item: QueueItem) -> None:
     studio = ctx.studio
     flag = item.flag
     with st.container(border=True):
-        kind = "Crisis signal" if flag.kind == "crisis" else "Report"
+        if flag.kind != "crisis":
+            kind = "Report"
+        elif item.tier == AT_RISK:
+            kind = "🔴 Urgent: may be at risk now"
+        else:
+            kind = "🟠 Worried about someone"
         when = relative_time(flag.created_at, studio.now()) if flag.created_at else ""
         st.markdown(
             f"**{kind}** · {item.subject_type} by {escape_markdown(item.author_name)} · {when}"
         )
         if flag.kind == "crisis":
-            st.warning("Consider reaching out to this person today. " + (flag.reason or ""))
+            advice = (
+                "Please reach out to this person today, as soon as you can."
+                if item.tier == AT_RISK
+                else "They may need help supporting someone else. Consider checking in."
+            )
+            st.error(advice + " " + escape_markdown(flag.reason or ""))
+            if item.subject_status == "gone":
+                st.caption("They have since deleted what they wrote; the flag stays until you close it.")
+            elif item.subject_status == "held":
+                st.caption("This comment is held from the circle until you close this flag.")
         if item.reasons:
             st.markdown(
                 "Why it was reported: " + "; ".join(escape_markdown(r) for r in item.reasons)
@@ -69,6 +94,9 @@ def _item(ctx: Context, item: QueueItem) -> None:
                 if not shown and st.button("Show the artwork", key=key + "_b"):
                     st.session_state[key] = True
                     st.rerun()
+        if flag.kind == "crisis":
+            _close_crisis(ctx, item)
+            return
         with st.form(f"resolve_{flag.id}"):
             action = st.radio(
                 "What would you like to do?",
@@ -89,6 +117,39 @@ def _item(ctx: Context, item: QueueItem) -> None:
                     st.error(exc.message)
                 else:
                     st.rerun()
+
+
+def _close_crisis(ctx: Context, item: QueueItem) -> None:
+    studio = ctx.studio
+    flag = item.flag
+    with st.form(f"close_{flag.id}"):
+        outcome = st.radio(
+            "What happened?",
+            list(CRISIS_OUTCOMES),
+            format_func=CRISIS_OUTCOMES.get,
+            index=None,
+            horizontal=True,
+            help=OUTCOME_HELP,
+        )
+        release = False
+        if item.subject_status == "held":
+            release = st.checkbox("Let the comment into the circle now")
+        note = st.text_input("A note for the audit log (optional)", max_chars=500)
+        message = st.text_area("A private note to the person (optional)", max_chars=1000)
+        if st.form_submit_button("Close this flag"):
+            if outcome is None:
+                st.error("Please choose what happened first.")
+                return
+            try:
+                studio.moderation.close_crisis(ctx.user, flag.id, outcome, note, release=release)
+                if message.strip():
+                    studio.moderation.contact(
+                        ctx.user, flag.about_user_id, message, circle_id=item.circle_id
+                    )
+            except StudioError as exc:
+                st.error(exc.message)
+            else:
+                st.rerun()
 
 
 def _unanswered(ctx: Context, circle_id: str, name: str) -> None:

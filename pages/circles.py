@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from gallery_store import StudioError
+from gallery_store.support import REGIONS
 from gallery_store.policy import COFACILITATOR, FACILITATOR, PARTICIPANT
 from gallery_store.text import escape_markdown
 from prompts import THEME_TITLES
@@ -171,6 +172,15 @@ def _settings(ctx: Context, circle) -> None:
             format_func=THEME_TITLES.get,
         )
         deep = st.toggle("Allow deep prompts outside facilitated sessions", value=circle.allow_deep)
+        current = studio.support.country_of(circle.id)
+        region = st.selectbox(
+            "Crisis lines for",
+            list(REGIONS),
+            index=list(REGIONS).index(current) if current in REGIONS else 0,
+            format_func=REGIONS.get,
+            help="Shown first when someone's words suggest they, or someone they know, may be "
+            "at risk. International lines are always shown too.",
+        )
         if st.form_submit_button("Save settings"):
             try:
                 studio.circles.update(
@@ -180,6 +190,7 @@ def _settings(ctx: Context, circle) -> None:
                     timezone=timezone,
                     themes=tuple(themes),
                     allow_deep=deep,
+                    region=region,
                 )
             except StudioError as exc:
                 st.error(exc.message)

@@ -7,11 +7,10 @@ import streamlit as st
 from gallery_store import REACTIONS, StudioError
 from gallery_store.comments import COMMENT_LIMIT, EDIT_MINUTES, STARTERS
 from gallery_store.models import Artwork
-from gallery_store.safety import detect_crisis
 from gallery_store.text import escape_markdown, relative_time
 from prompts import THEME_TITLES
 from ui.context import Context
-from ui.widgets import artwork_image, crisis_panel, rerun_fragment, show_text
+from ui.widgets import artwork_image, rerun_fragment, show_text, support_panel
 
 PER_PAGE = 24
 COLUMNS = 4
@@ -217,6 +216,14 @@ def _comments(ctx: Context, artwork: Artwork, is_artist: bool) -> None:
             show_text(comment.text)
             if comment.status == "hidden":
                 st.caption("Hidden from the circle while a facilitator takes a look.")
+            elif comment.status == "held":
+                st.caption(
+                    "Only you and your facilitator can see this for now — they'll read it "
+                    "first and check in with you."
+                    if comment.user_id == ctx.user.id
+                    else "Held from the circle: the writer may need support. Close the care "
+                    "flag to let it through."
+                )
             if comment.user_id == ctx.user.id:
                 _own_comment_tools(ctx, comment)
             else:
@@ -253,18 +260,17 @@ def _comments(ctx: Context, artwork: Artwork, is_artist: bool) -> None:
             rerun_fragment()
     if post:
         try:
-            studio.comments.post(ctx.user, artwork.id, text)
+            posted = studio.comments.post(ctx.user, artwork.id, text)
         except StudioError as exc:
             st.error(exc.message)
             return
         st.session_state.pop(confirm_key, None)
-        if detect_crisis(text):
-            st.session_state["crisis_after_post"] = True
+        st.session_state[f"support_{artwork.id}"] = posted.support
         st.session_state[f"clear_{draft_key}"] = True
         rerun_fragment()
-    if st.session_state.pop("crisis_after_post", False):
-        path = ctx.studio.config.crisis_resources_file
-        crisis_panel(str(path) if path else None)
+    support = st.session_state.pop(f"support_{artwork.id}", None)
+    if support is not None:
+        support_panel(support)
 
 
 def _own_comment_tools(ctx: Context, comment) -> None:
@@ -281,10 +287,11 @@ def _own_comment_tools(ctx: Context, comment) -> None:
             )
             if st.button("Save", key=f"edit_save_{comment.id}"):
                 try:
-                    studio.comments.edit(ctx.user, comment.id, text)
+                    edited = studio.comments.edit(ctx.user, comment.id, text)
                 except StudioError as exc:
                     st.error(exc.message)
                 else:
+                    st.session_state[f"support_{comment.artwork_id}"] = edited.support
                     rerun_fragment()
     if right.button("Delete my comment", key=f"delete_comment_{comment.id}"):
         studio.comments.delete(ctx.user, comment.id)

@@ -7,10 +7,9 @@ import streamlit as st
 
 from gallery_store import StudioError
 from gallery_store.reflections import FEELINGS, MOODS, REFLECTION_LIMIT
-from gallery_store.safety import detect_crisis
 from gallery_store.text import escape_markdown
 from ui.context import Context, sign_out
-from ui.widgets import artwork_image, crisis_panel, show_text
+from ui.widgets import artwork_image, show_text, support_panel
 
 
 def render(ctx: Context) -> None:
@@ -41,6 +40,9 @@ def _reflections(ctx: Context) -> None:
         st.markdown("**Questions you might reflect on**")
         for question in today.prompt.reflection_questions:
             st.markdown(f"- {escape_markdown(question)}")
+    support = st.session_state.pop("journal_support", None)
+    if support is not None:
+        support_panel(support)
     with st.form("reflection", clear_on_submit=True):
         text = st.text_area("Write a reflection", max_chars=REFLECTION_LIMIT, height=160)
         artwork_id = st.selectbox("About", list(labels), format_func=labels.get)
@@ -52,7 +54,7 @@ def _reflections(ctx: Context) -> None:
         saved = st.form_submit_button("Save reflection", type="primary")
     if saved:
         try:
-            studio.reflections.write(
+            saved_reflection = studio.reflections.write(
                 ctx.user,
                 text,
                 artwork_id=artwork_id,
@@ -65,9 +67,7 @@ def _reflections(ctx: Context) -> None:
             st.error(exc.message)
         else:
             st.success("Saved to your journal.")
-            if detect_crisis(text):
-                path = studio.config.crisis_resources_file
-                crisis_panel(str(path) if path else None)
+            support_panel(saved_reflection.support)
     for reflection in studio.reflections.for_user(ctx.user, ctx.user.id):
         with st.container(border=True):
             stamp = f"{reflection.created_at:%d %b %Y, %H:%M}" if reflection.created_at else ""
@@ -86,10 +86,11 @@ def _reflections(ctx: Context) -> None:
                 )
                 if st.button("Save", key=f"save_reflection_{reflection.id}"):
                     try:
-                        studio.reflections.edit(ctx.user, reflection.id, text=new_text)
+                        edited = studio.reflections.edit(ctx.user, reflection.id, text=new_text)
                     except StudioError as exc:
                         st.error(exc.message)
                     else:
+                        st.session_state["journal_support"] = edited.support
                         st.rerun()
             if left.button(
                 "Share with therapist"

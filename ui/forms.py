@@ -8,9 +8,8 @@ from gallery_store import Studio, StudioError
 from gallery_store.artworks import ALT_TEXT_LIMIT, CAPTION_LIMIT, WARNING_LIMIT
 from gallery_store.models import Artwork, User
 from gallery_store.reflections import FEELINGS, MOODS
-from gallery_store.safety import detect_crisis
 
-from .widgets import crisis_panel
+from .widgets import support_panel
 
 __all__ = ["mood_check_in", "share_form"]
 
@@ -73,14 +72,8 @@ def share_form(
     except StudioError as exc:
         st.error(exc.message)
         return None
-    if detect_crisis(caption):
-        crisis_panel(_resources_file(studio))
+    support_panel(artwork.support)
     return artwork
-
-
-def _resources_file(studio: Studio) -> str | None:
-    path = studio.config.crisis_resources_file
-    return str(path) if path else None
 
 
 def mood_check_in(

@@ -5,23 +5,23 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
-from functools import lru_cache
 
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from gallery_store import StudioError
 from gallery_store.models import Artwork
-from gallery_store.safety import CRISIS_MESSAGE, CrisisResource, load_crisis_resources
+from gallery_store.crisis import AT_RISK
+from gallery_store.support import HELD_MESSAGE, NOT_MONITORED, Support
 from gallery_store.text import escape_markdown, html_attr, html_text
 
 __all__ = [
     "artwork_image",
     "browser_redirect",
-    "crisis_panel",
     "guarded",
     "rerun_fragment",
     "show_text",
+    "support_panel",
 ]
 
 log = logging.getLogger("kindred")
@@ -70,26 +70,33 @@ def browser_redirect(url: str) -> None:
     )
 
 
-@lru_cache(maxsize=4)
-def _resources(path: str | None) -> tuple[CrisisResource, ...]:
-    from pathlib import Path
-
-    return load_crisis_resources(Path(path) if path else None)
-
-
-def crisis_panel(resources_file: str | None = None) -> None:
-    """Show calm words and crisis resources at once."""
-    with st.container(border=True):
-        st.markdown("#### You don't have to carry this alone")
-        st.markdown(escape_markdown(CRISIS_MESSAGE))
-        for resource in _resources(resources_file):
+def support_panel(support: Support) -> None:
+    """Show calm words and the circle's crisis lines at once, when a service decided to."""
+    if not support.shown:
+        return
+    title = (
+        "You don't have to carry this alone"
+        if support.tier == AT_RISK
+        else "You don't have to look after them alone"
+    )
+    with st.container(border=True, key="kc-support"):
+        st.markdown(f"#### {title}")
+        st.markdown(escape_markdown(support.message))
+        if support.held:
+            st.info(escape_markdown(HELD_MESSAGE))
+        for resource in support.resources:
             line = f"**{escape_markdown(resource.name)}** — {escape_markdown(resource.contact)}"
             if resource.region:
                 line += f" · {escape_markdown(resource.region)}"
+            if resource.url:
+                line += f" · {escape_markdown(resource.url)}"
             st.markdown(line)
             if resource.description:
                 st.caption(escape_markdown(resource.description))
-        st.caption("What you wrote was saved. Your facilitator will see that you may need support.")
+        st.caption(
+            "What you wrote was saved. Your facilitator will see that you may need support. "
+            + NOT_MONITORED
+        )
 
 
 def guarded(action: Callable[[], object], *, success: str | None = None) -> object | None:
