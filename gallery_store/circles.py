@@ -11,8 +11,8 @@ from .errors import NotFound, PermissionDenied, ValidationError
 from .models import Circle, Invite, Membership, User
 from .passwords import code_hash, new_code
 from .policy import COFACILITATOR, FACILITATOR, PARTICIPANT, Policy
-from .text import clean_text
 from .support import check_region, region_for_timezone
+from .text import clean_text
 
 if TYPE_CHECKING:
     from .studio import Studio

@@ -258,6 +258,7 @@ class Exports:
                         for e in history
                     ]
                     c("prompts").update(prompt["id"], history=history)
+            self.studio.alerts.forget(user_id)
             c("users").remove(user_id)
         # Art or a draft saved from another tab while the sweep above ran was committed
         # while the account was still active; nothing new can arrive now, so sweep again.

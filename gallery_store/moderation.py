@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from .crisis import AT_RISK, Assessment, assess
+from .crisis.detector import NOTHING
 from .errors import NotFound, PermissionDenied, ValidationError
 from .models import ROLE_THERAPIST, Artwork, AuditEntry, Flag, Notice, User, parse_time
 from .policy import COFACILITATOR, FACILITATOR, Policy
-from .crisis import AT_RISK, Assessment, assess
-from .crisis.detector import NOTHING
 from .text import clean_text
 
 if TYPE_CHECKING:
@@ -28,8 +28,8 @@ if TYPE_CHECKING:
 __all__ = [
     "ACTIONS",
     "CRISIS_OUTCOMES",
-    "HELD",
     "EXCERPT_LIMIT",
+    "HELD",
     "NOTE_LIMIT",
     "REASON_LIMIT",
     "Moderation",
@@ -432,8 +432,12 @@ class Moderation:
                 record["subject_id"],
                 record["circle_id"],
                 words or CRISIS_OUTCOMES[outcome],
-                details={"flag_id": flag_id, "kind": "crisis", "tier": record.get("tier", 1),
-                         "released": released},  # fmt: skip
+                details={
+                    "flag_id": flag_id,
+                    "kind": "crisis",
+                    "tier": record.get("tier", 1),
+                    "released": released,
+                },
             )
             return Flag.from_record(updated)
 

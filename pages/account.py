@@ -58,6 +58,9 @@ def render(ctx: Context) -> None:
             else:
                 st.success("You've joined. Switch circles from the menu.")
 
+    if ctx.user.is_therapist:
+        _alert_email(ctx)
+
     st.subheader("Sharing your mood with your therapist")
     consent = studio.reflections.insights_consent(ctx.user)
     chosen = st.toggle(
@@ -68,6 +71,27 @@ def render(ctx: Context) -> None:
     if chosen != consent:
         studio.reflections.set_insights_consent(ctx.user, chosen)
         st.success("Saved.")
+
+
+def _alert_email(ctx: Context) -> None:
+    studio = ctx.studio
+    st.subheader("Urgent alerts")
+    st.caption(
+        "When someone in a circle you run may be at risk now, we email you at once: only that "
+        "a flag is waiting and where to look, never their words. Kindred Canvas isn't watched "
+        "around the clock, so choose an address someone reads."
+    )
+    if not studio.alerts.configured:
+        st.info("Email alerts aren't set up on this server yet (KINDRED_SMTP_URL).")
+    with st.form("alert_email"):
+        email = st.text_input("Email for urgent alerts", value=studio.alerts.email_of(ctx.user))
+        if st.form_submit_button("Save alert email"):
+            try:
+                studio.alerts.set_email(ctx.user, email)
+            except StudioError as exc:
+                st.error(exc.message)
+            else:
+                st.success("Saved." if email.strip() else "Alerts by email are off.")
 
 
 if __name__ == "__main__":

@@ -68,8 +68,19 @@ def _item(ctx: Context, item: QueueItem) -> None:
                 else "They may need help supporting someone else. Consider checking in."
             )
             st.error(advice + " " + escape_markdown(flag.reason or ""))
+            deliveries = studio.alerts.for_flag(ctx.user, flag.id)
+            if deliveries:
+                st.caption(
+                    "Alerts: "
+                    + "; ".join(
+                        f"{escape_markdown(d.recipient)} {_delivery_state(d, studio.now())}"
+                        for d in deliveries
+                    )
+                )
             if item.subject_status == "gone":
-                st.caption("They have since deleted what they wrote; the flag stays until you close it.")
+                st.caption(
+                    "They have since deleted what they wrote; the flag stays until you close it."
+                )
             elif item.subject_status == "held":
                 st.caption("This comment is held from the circle until you close this flag.")
         if item.reasons:
@@ -117,6 +128,14 @@ def _item(ctx: Context, item: QueueItem) -> None:
                     st.error(exc.message)
                 else:
                     st.rerun()
+
+
+def _delivery_state(delivery, now) -> str:
+    if delivery.status == "sent" and delivery.sent_at:
+        return "sent " + relative_time(delivery.sent_at, now)
+    if delivery.status == "failed":
+        return "could not be sent"
+    return "waiting to send"
 
 
 def _close_crisis(ctx: Context, item: QueueItem) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from gallery_store import StudioError
-from gallery_store.support import REGIONS
 from gallery_store.policy import COFACILITATOR, FACILITATOR, PARTICIPANT
+from gallery_store.support import REGIONS
 from gallery_store.text import escape_markdown
 from prompts import THEME_TITLES
 from ui.context import Context

@@ -39,7 +39,9 @@ def load_set(folder: Path) -> tuple[list[dict], list[Path]]:
             if set(record) != FIELDS:
                 raise ValueError(f"{where}: fields must be {sorted(FIELDS)}")
             if record["kind"] not in KINDS.get(record["tier"], ()):
-                raise ValueError(f"{where}: kind {record['kind']!r} is not in tier {record['tier']}")
+                raise ValueError(
+                    f"{where}: kind {record['kind']!r} is not in tier {record['tier']}"
+                )
             record["writer"] = path.stem
             examples.append(record)
     return examples, paths

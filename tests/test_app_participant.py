@@ -315,8 +315,45 @@ def test_a_crisis_comment_shows_support_and_flags_it(
     click(at, "Post comment")
 
     assert "#### You don't have to carry this alone" in [m.value for m in at.markdown]
+    # Held from the circle, and the writer is told why, kindly.
+    assert any("only you and your facilitator can see it" in i.value for i in at.info)
+    assert any("around the clock" in c.value for c in at.caption)
     queue = studio.moderation.queue(therapist)
     assert [(i.flag.kind, i.flag.about_user_id) for i in queue] == [("crisis", peer.id)]
+    assert studio.comments.for_artwork(participant, artwork.id) == []
+    assert not at.exception
+
+
+def test_worry_for_someone_else_shows_lines_for_helping_them(
+    studio, data_dir, monkeypatch, therapist, circle, participant, peer
+):
+    artwork = share_art(studio, participant, circle)
+    at = _artwork_app(studio, data_dir, monkeypatch, peer, artwork)
+    at.text_area(key=f"draft_{artwork.id}").input(
+        "My son texted me that he wants to kill himself tonight and now he won't answer."
+    )
+    click(at, "Post comment")
+
+    assert "#### You don't have to look after them alone" in [m.value for m in at.markdown]
+    assert not at.info  # not held: the words are about someone else
+    [item] = studio.moderation.queue(therapist)
+    assert item.flag.tier == 2
+    assert not at.exception
+
+
+def test_a_mention_shows_no_banner(
+    studio, data_dir, monkeypatch, therapist, circle, participant, peer
+):
+    artwork = share_art(studio, participant, circle)
+    at = _artwork_app(studio, data_dir, monkeypatch, peer, artwork)
+    at.text_area(key=f"draft_{artwork.id}").input(
+        "I'm not suicidal, just tired. This reminds me of the walk we did for suicide prevention."
+    )
+    click(at, "Post comment")
+
+    markdown = [m.value for m in at.markdown]
+    assert not any(m.startswith("#### You don't have to") for m in markdown)
+    assert studio.moderation.queue(therapist) == []
     assert not at.exception
 
 

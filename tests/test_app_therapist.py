@@ -342,10 +342,29 @@ def test_a_crisis_flag_asks_the_therapist_to_reach_out(
     studio.comments.post(participant, artwork.id, "I want to kill myself")
     at = app_for(studio, data_dir, monkeypatch, user=therapist, page="care")
 
-    assert any(
-        w.value.startswith("Consider reaching out to this person today.") for w in at.warning
-    )
-    assert any(m.value.startswith("**Crisis signal**") for m in at.markdown)
+    assert any(e.value.startswith("Please reach out to this person today") for e in at.error)
+    assert any(m.value.startswith("**🔴 Urgent: may be at risk now**") for m in at.markdown)
+    [outcome] = at.radio
+    assert outcome.options == ["I reached out", "Safe now", "Passed on to emergency services"]
+    assert not at.exception
+
+
+def test_closing_a_crisis_flag_records_what_happened(
+    studio, data_dir, monkeypatch, therapist, circle, participant, peer
+):
+    artwork = share_art(studio, participant, circle)
+    held = studio.comments.post(peer, artwork.id, "I took all my pills an hour ago. Goodbye.")
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="care")
+    assert any(c.value.startswith("This comment is held from the circle") for c in at.caption)
+    at.radio[0].set_value("emergency")
+    at.checkbox[0].check()
+    at.text_input[0].input("Called 999 with Sam's address")
+    click(at, "Close this flag")
+
+    assert studio.moderation.queue(therapist) == []
+    [entry] = [e for e in studio.moderation.audit_log(therapist, circle.id) if e.action]
+    assert entry.action == "emergency" and entry.details["released"] is True
+    assert held.id in {c.id for c in studio.comments.for_artwork(participant, artwork.id)}
     assert not at.exception
 
 

@@ -14,7 +14,7 @@ from tests.conftest import PASSWORD, join, make_image
 AT_RISK_WORDS = "I took 30 paracetamol an hour ago and I want to die."
 WORRIED_WORDS = "My son texted me that he wants to kill himself tonight and now he won't answer."
 MENTION_WORDS = "I'm not suicidal, just very tired after the night shift."
-EVERYDAY_WORDS = "I notice the warm light in the corner."
+EVERYDAY_WORDS = "Lovely colours, thank you for sharing."
 
 
 @pytest.fixture

@@ -49,11 +49,12 @@ def test_crisis_words_in_a_comment_raise_a_flag_with_an_excerpt(
     assert flag.circle_id == circle.id
     assert flag.about_user_id == peer.id
     assert flag.status == "open"
-    assert flag.reason.startswith("Possible crisis language (")
-    assert flag.excerpt == CRISIS
+    assert flag.reason.startswith("Their words suggest ")
+    assert flag.excerpt == CRISIS and flag.urgent
     assert item.artwork_id == artwork.id and item.author_name == "Sam"
-    # The words are not hidden: they are the person's own, and reaching out matters.
+    # The writer still sees their words; the artist is not the first to read them.
     assert [c.id for c in studio.comments.for_artwork(peer, artwork.id)] == [comment.id]
+    assert comment.status == "held"
 
 
 def test_ordinary_words_raise_no_flag(studio, artwork, peer, therapist):
@@ -78,10 +79,10 @@ def test_excerpt_is_at_most_280_characters(studio, artwork, peer, therapist):
 
 def test_private_crisis_flag_copies_no_words(studio, participant, therapist, circle):
     secret = "I wish I could disappear forever, nobody knows this"
-    match = studio.moderation.flag_if_crisis(
+    decided = studio.moderation.flag_if_crisis(
         participant, circle.id, "reflection", "reflection-1", secret, private=True
     )
-    assert match is not None
+    assert decided.urgent
     [item] = studio.moderation.queue(therapist)
     assert item.flag.excerpt == ""
     assert item.flag.reason == "A private reflection raised concern"
@@ -94,14 +95,14 @@ def test_private_crisis_flag_copies_no_words(studio, participant, therapist, cir
     assert "disappear" not in store_text
 
 
-def test_private_flag_can_only_be_dismissed(studio, participant, therapist, circle):
+def test_private_flag_closes_with_what_happened(studio, participant, therapist, circle):
     studio.moderation.flag_if_crisis(
         participant, circle.id, "reflection", "reflection-1", CRISIS, private=True
     )
     [item] = studio.moderation.queue(therapist)
-    with pytest.raises(ValidationError, match="private"):
+    with pytest.raises(ValidationError, match="what happened"):
         studio.moderation.resolve(therapist, item.flag.id, "hide", "Checking")
-    closed = studio.moderation.resolve(therapist, item.flag.id, "dismiss", "Spoke to Robin")
+    closed = studio.moderation.close_crisis(therapist, item.flag.id, "reached_out", "Spoke")
     assert closed.status == "resolved"
 
 
@@ -119,7 +120,7 @@ def test_crisis_check_failure_never_stops_sharing(
     def broken(text):
         raise RuntimeError("phrase list failed to load")
 
-    monkeypatch.setattr(moderation_module, "detect_crisis", broken)
+    monkeypatch.setattr(moderation_module, "assess", broken)
     with caplog.at_level(logging.ERROR, logger="gallery_store.moderation"):
         comment = studio.comments.post(peer, artwork.id, CRISIS)
     assert comment.text == CRISIS
@@ -133,7 +134,7 @@ def test_flag_rolls_back_with_the_comment(studio, artwork, peer, therapist, monk
         studio.store.collection("flags").insert({"circle_id": "x", "subject_id": "y"})
         raise RuntimeError("disk trouble")
 
-    monkeypatch.setattr(studio.moderation, "flag_if_crisis", failing_flag)
+    monkeypatch.setattr(studio.moderation, "raise_flag", failing_flag)
     with pytest.raises(RuntimeError):
         studio.comments.post(peer, artwork.id, CRISIS)
     assert len(studio.store.collection("comments")) == 0
@@ -239,7 +240,7 @@ def test_disabled_account_cannot_report(studio, artwork, peer, therapist):
 def test_queue_is_newest_first_and_open_only_by_default(
     studio, artwork, participant, peer, therapist, clock
 ):
-    comment = studio.comments.post(participant, artwork.id, "Thanks all")
+    comment = studio.comments.post(participant, artwork.id, "Lovely colours, thank you.")
     clock.advance(minutes=1)
     older = studio.moderation.report(peer, "comment", comment.id, "Odd")
     clock.advance(minutes=1)
@@ -269,7 +270,8 @@ def test_cofacilitator_sees_reports_but_not_crisis_flags(
 ):
     studio.comments.post(peer, artwork.id, CRISIS)
     report = studio.moderation.report(peer, "artwork", artwork.id, "Upsetting")
-    assert [i.flag.kind for i in studio.moderation.queue(therapist)] == ["report", "crisis"]
+    # Someone who may be at risk now comes first.
+    assert [i.flag.kind for i in studio.moderation.queue(therapist)] == ["crisis", "report"]
     [item] = studio.moderation.queue(cofacilitator)
     assert item.flag.id == report.id
     assert item.reporter_count == 1
@@ -363,12 +365,11 @@ def test_remove_marks_a_comment_removed(studio, artwork, participant, peer, ther
         studio.comments.edit(peer, comment.id, "Sorry")
 
 
-def test_dismiss_only_closes_the_flag(studio, artwork, peer, therapist):
-    comment = studio.comments.post(peer, artwork.id, CRISIS)
-    [item] = studio.moderation.queue(therapist)
-    studio.moderation.resolve(therapist, item.flag.id, "dismiss", "Talked with Sam, they're safe")
+def test_dismiss_only_closes_the_flag(studio, artwork, participant, peer, therapist):
+    flag = studio.moderation.report(peer, "artwork", artwork.id, "Upsetting")
+    studio.moderation.resolve(therapist, flag.id, "dismiss", "Talked with Sam, it's fine")
     assert studio.moderation.queue(therapist) == []
-    assert studio.comments.for_artwork(peer, artwork.id)[0].id == comment.id
+    assert studio.artworks.get(participant, artwork.id).status == "hidden"
 
 
 def test_resolve_needs_a_known_action_and_a_reason(studio, artwork, peer, therapist):
@@ -391,6 +392,8 @@ def test_cofacilitator_resolves_reports_but_not_crisis_flags(
     assert artwork.id in gallery_ids(studio, peer, circle)
     with pytest.raises(PermissionDenied):
         studio.moderation.resolve(cofacilitator, crisis.flag.id, "dismiss", "Seems fine")
+    with pytest.raises(PermissionDenied):
+        studio.moderation.close_crisis(cofacilitator, crisis.flag.id, "safe_now")
 
 
 def test_cofacilitator_cannot_resolve_a_report_about_themselves(
@@ -416,13 +419,13 @@ def test_resolving_something_already_deleted_asks_to_dismiss(
     comment = studio.comments.post(peer, artwork.id, CRISIS)
     [item] = studio.moderation.queue(therapist)
     studio.comments.delete(peer, comment.id)
-    # The crisis flag stays: the person who wrote it may still need someone.
+    # The crisis flag stays: the person who wrote it may still need someone. Their words go.
     [still] = studio.moderation.queue(therapist)
     assert still.flag.id == item.flag.id and still.subject_status == "gone"
-    assert still.flag.excerpt == CRISIS
-    with pytest.raises(NotFound, match="dismiss"):
+    assert still.flag.excerpt == ""
+    with pytest.raises(ValidationError, match="what happened"):
         studio.moderation.resolve(therapist, item.flag.id, "hide", "Too late")
-    studio.moderation.resolve(therapist, item.flag.id, "dismiss", "Called Sam")
+    studio.moderation.close_crisis(therapist, item.flag.id, "reached_out", "Called Sam")
 
 
 # -- the audit log ---------------------------------------------------------------------------------

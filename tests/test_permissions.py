@@ -100,6 +100,8 @@ def build_world(data_dir: Path) -> SimpleNamespace:
             share_with_therapist=True,
         )
         w.private = s.reflections.write(w.artist, "Just for me today.")
+        s.reflections.write(w.peer, "I took 30 paracetamol an hour ago and I want to die.")
+        w.crisis_flag_id = s.store.collection("flags").first(kind="crisis")["id"]
         s.reflections.get(w.therapist, w.shared.id)  # a read, for reads_of
         s.reflections.check_in(w.artist, "before", 2)
         s.reflections.check_in(w.artist, "after", 4)
@@ -506,6 +508,11 @@ GROUPS: dict[str, list[Row]] = {
             "no no no no ok ok no",
         ),
         Row(
+            "moderation.close_crisis",
+            lambda w, a: w.s.moderation.close_crisis(a, w.crisis_flag_id, "safe_now"),
+            "no no no no no ok no",
+        ),
+        Row(
             "moderation.contact(artist)",
             lambda w, a: w.s.moderation.contact(a, w.artist.id, "Hello", circle_id=w.circle.id),
             "no no no no no ok no",
@@ -631,7 +638,7 @@ def test_permission_matrix(world, row, actor):
 def test_every_public_method_that_takes_an_actor_is_in_the_matrix(world):
     """A new service method must be added to the matrix (or listed here as covered elsewhere)."""
     # A hook other services call inside their own checked transactions, not an action.
-    hooks = {"moderation.flag_if_crisis"}
+    hooks = {"moderation.flag_if_crisis", "moderation.raise_flag"}
     services = ["accounts", "circles", "prompts", "artworks", "comments", "reactions"]
     services += ["reflections", "moderation", "insights", "exports"]
     in_matrix = {row.name.split("(")[0] for row in ROWS}
@@ -751,6 +758,7 @@ moderation.report(artwork)               no       no       ok       no       ok 
 moderation.queue(circle)                 no       no       no       no       ok       ok       no
 moderation.queue(all)                    no       no       no       no       ok       ok       no
 moderation.resolve(report)               no       no       no       no       ok       ok       no
+moderation.close_crisis                  no       no       no       no       no       ok       no
 moderation.contact(artist)               no       no       no       no       no       ok       no
 moderation.notices                       no       ok       ok       ok       ok       ok       no
 moderation.mark_notices_read             no       ok       ok       ok       ok       ok       no

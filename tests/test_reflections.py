@@ -270,7 +270,7 @@ def test_deleting_a_shared_crisis_reflection_keeps_the_flag_but_not_the_words(st
 def test_unsharing_takes_the_words_out_of_a_resolved_flag_too(studio, therapist, participant):
     reflection = studio.reflections.write(participant, CRISIS, share_with_therapist=True)
     (flag,) = flags_about(studio, reflection.id)
-    studio.moderation.resolve(therapist, flag["id"], "dismiss", "We talked after the session.")
+    studio.moderation.close_crisis(therapist, flag["id"], "safe_now", "We talked after it.")
     studio.reflections.edit(participant, reflection.id, share_with_therapist=False)
     assert [f["excerpt"] for f in flags_about(studio, reflection.id)] == ["", ""]
 

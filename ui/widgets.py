@@ -10,8 +10,8 @@ import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 from gallery_store import StudioError
-from gallery_store.models import Artwork
 from gallery_store.crisis import AT_RISK
+from gallery_store.models import Artwork
 from gallery_store.support import HELD_MESSAGE, NOT_MONITORED, Support
 from gallery_store.text import escape_markdown, html_attr, html_text
 

@@ -57,7 +57,7 @@ _KIND_LABELS = {
     "caregiver_harm": "fear of harming the person they care for",
     "other_at_risk": "someone else at risk",
 }
-_DEFAULT_THRESHOLDS = {AT_RISK: 0.5, WORRIED: 0.5, MENTION: 0.5}
+_DEFAULT_THRESHOLDS: dict = {AT_RISK: 0.5, WORRIED: 0.5, MENTION: 0.5, "strong": 0.0}
 _MAX_SENTENCES = 400  # a 5,000-character reflection has far fewer; this bounds the work
 
 
@@ -90,12 +90,18 @@ class Assessment:
 NOTHING = Assessment(NONE)
 
 
-def _windows(count: int) -> list[tuple[int, int]]:
-    """Return the runs of sentences to score: each one, each neighbouring pair, and all."""
-    spans = [(index, index + 1) for index in range(count)]
-    spans += [(index, index + 2) for index in range(count - 1)]
-    if count > 2:
-        spans.append((0, count))
+# Words: a text up to this long is read whole, as the model was trained (its sentences alone
+# would add false alarms, measured by writer on the development set).
+SHORT_TEXT = 200
+
+
+def _windows(count: int, long: bool = True) -> list[tuple[int, int]]:
+    """Return the runs of sentences to score: the whole text, and in a long one each sentence
+    and each neighbouring pair too, so one line of risk in 400 words is not averaged away."""
+    spans = [(0, max(count, 1))]
+    if long and count > 1:
+        spans += [(index, index + 1) for index in range(count)]
+        spans += [(index, index + 2) for index in range(count - 1)]
     return spans
 
 
@@ -105,6 +111,7 @@ class Reading:
 
     features: tuple[frozenset[str], ...]
     signals: tuple[tuple[rules.Signal, ...], ...]
+    words: int = 0
 
 
 def read(text: str) -> Reading:
@@ -123,13 +130,14 @@ def read(text: str) -> Reading:
         frozenset(features(reading, (signal.name for signal in found)))
         for reading, found in zip(readings, per_sentence, strict=True)
     )
-    return Reading(sets, tuple(tuple(found) for found in per_sentence))
+    words = sum(reading.count(" ") + 1 for reading in readings)
+    return Reading(sets, tuple(tuple(found) for found in per_sentence), words)
 
 
 def window_scores(model: Model, reading: Reading) -> dict[int, tuple[float, int | None]]:
     """Return, per tier, the highest probability of any window and the sentence it starts at."""
     totals, counts = model.contributions(reading.features)
-    spans = _windows(len(counts))
+    spans = _windows(len(counts), long=reading.words > SHORT_TEXT)
     # A window's weights are its sentences' summed: the features are binary and additive,
     # so every window is scored without reading it again.
     cumulative = np.vstack([np.zeros((1, totals.shape[1])), np.cumsum(totals, axis=0)])
@@ -150,6 +158,13 @@ def window_scores(model: Model, reading: Reading) -> dict[int, tuple[float, int 
     return best
 
 
+def signal_level(reading: Reading) -> int:
+    """Return 2 if a decisive rule fires in a reading, 1 if any phrase of risk does, else 0."""
+    if any(rules.strong(list(found)) for found in reading.signals):
+        return 2
+    return int(any(s.kind != "context" for found in reading.signals for s in found))
+
+
 def assess(text: str, model: Model | None = None) -> Assessment:
     """Return the tier of support ``text`` calls for."""
     if not text or not text.strip():
@@ -160,9 +175,10 @@ def assess(text: str, model: Model | None = None) -> Assessment:
     found = reading.signals
     best = window_scores(model, reading)
     decisive = None
-    if model.meta.get("strong_rules", True):
+    if model.meta.get("strong_rules", True) and best[AT_RISK][0] >= thresholds["strong"]:
+        # A present, first-person phrase of risk lowers the bar the model must clear.
         for index, signals in enumerate(found):
-            decisive = rules.strong(signals)
+            decisive = rules.strong(list(signals))
             if decisive is not None:
                 return Assessment(
                     AT_RISK,
@@ -172,9 +188,16 @@ def assess(text: str, model: Model | None = None) -> Assessment:
                     rule=decisive.name,
                 )
     all_signals = [signal for signals in found for signal in signals]
+    # With no phrase of risk at all, the model alone must be surer (fewer false alarms on
+    # ordinary words, measured by writer on the development set).
+    signalled = any(signal.kind != "context" for signal in all_signals)
+    bars = {
+        AT_RISK: thresholds[AT_RISK] if signalled else thresholds.get("unsignalled", 0.5),
+        WORRIED: thresholds[WORRIED],
+    }
     for tier in (AT_RISK, WORRIED):
         score, sentence = best[tier]
-        if score >= thresholds[tier]:
+        if score >= bars[tier]:
             return Assessment(
                 tier,
                 kind=_kind_for(tier, found[sentence] if sentence is not None else all_signals),
@@ -189,9 +212,9 @@ def assess(text: str, model: Model | None = None) -> Assessment:
     return NOTHING
 
 
-def _thresholds(model: Model) -> dict[int, float]:
+def _thresholds(model: Model) -> dict:
     raw = model.meta.get("thresholds", {})
-    return {int(tier): float(value) for tier, value in raw.items()}
+    return {(int(key) if key.isdigit() else key): float(value) for key, value in raw.items()}
 
 
 def _first_rule(signals: tuple[rules.Signal, ...]) -> str:

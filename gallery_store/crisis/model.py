@@ -41,15 +41,65 @@ def _word_features(word: str) -> tuple[str, ...]:
     return ("w:" + word, *runs)
 
 
+# Words that turn what follows in the clause around ("not", "never") or into the past.
+_NEGATORS = frozenset(
+    [
+        "not",
+        "never",
+        "no",
+        "dont",
+        "didnt",
+        "doesnt",
+        "wont",
+        "wouldnt",
+        "isnt",
+        "arent",
+        "wasnt",
+        "cant",
+        "couldnt",
+        "nothing",
+        "nobody",
+        "without",
+    ]
+)
+_PAST = frozenset(
+    [
+        "used",
+        "ago",
+        "was",
+        "were",
+        "had",
+        "since",
+        "survived",
+        "recovered",
+        "clean",
+        "sober",
+        "free",
+    ]
+)
+
+
 def features(reading: str, rule_names: Iterable[str] = ()) -> set[str]:
-    """Return the binary features of one reading: words, word pairs, letter runs and rules."""
+    """Return the binary features of one reading: words, word pairs, letter runs and rules.
+
+    Words after a negator in the same clause also count as negated ("n:die" in "I don't want
+    to die"), and words after a word of the past as past ("p:cut" in "I used to cut"), so the
+    model can weigh "die" and "not ... die" apart.
+    """
     found: set[str] = {"r:" + name for name in rule_names}
     for clause in reading.split(" . "):
         words = [_number(word) for word in clause.split() if word != "."]
         previous = "<s>"
+        negated = past = False
         for word in words:
             found.update(_word_features(word))
             found.add(f"b:{previous} {word}")
+            if negated:
+                found.add("n:" + word)
+            if past:
+                found.add("p:" + word)
+            negated = negated or word in _NEGATORS
+            past = past or word in _PAST
             previous = word
         if words:
             found.add(f"b:{previous} </s>")

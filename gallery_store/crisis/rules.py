@@ -266,7 +266,6 @@ PHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-
 # Kinds the newer phrases add, each a tuple of patterns searched in one clause's reading.
 _DRUG = (
     r"(?:pills?|tablets?|tabs|meds|medication|capsules|caps|paracetamol|acetaminophen|tylenol|"
@@ -332,9 +331,7 @@ NEWER: tuple[tuple[str, tuple[str, ...]], ...] = (
             r"razor blades?|blades|gun|rifle|shotgun|charcoal|helium|belt)\b"
             r"(?! (?:for (?:the|my) (?:garden|shed|boat|macrame|craft|art|class)|swing))",
             r"\b(?:gun|rifle|shotgun) (?:is )?(?:loaded|in (?:my|the) (?:hand|lap|drawer|car))\b",
-            r"\benough (?:\w+ )?(?:to (?:do it|end it|not wake up|kill|die)|{drug})\b".format(
-                drug=_DRUG
-            ),
+            rf"\benough (?:\w+ )?(?:to (?:do it|end it|not wake up|kill|die)|{_DRUG})\b",
         ),
     ),
     (
@@ -411,8 +408,8 @@ NEWER: tuple[tuple[str, tuple[str, ...]], ...] = (
     (
         "hurt_now",
         (
-            rf"\b(?:he|she|they|my (?:\w+ )?(?:husband|wife|partner|boyfriend|girlfriend|bf|gf|ex|"
-            rf"dad|father|stepdad|mum|mom|mother|brother|son|uncle))(?: \w+){{0,2}} (?:hit|hits|"
+            r"\b(?:he|she|they|my (?:\w+ )?(?:husband|wife|partner|boyfriend|girlfriend|bf|gf|ex|"
+            r"dad|father|stepdad|mum|mom|mother|brother|son|uncle))(?: \w+){0,2} (?:hit|hits|"
             r"hitting|punched|punches|slapped|slaps|kicked|kicks|choked|chokes|strangled|"
             r"pushed|shoved|beat|beats|beating|hurt|hurts|raped|grabbed|threw|throws|locked|"
             r"locks|threatened|threatens|threatening) (?:me|my|us)\b",
@@ -502,17 +499,23 @@ _PAST = re.compile(
     r"(?:days?|weeks?|months?|years?) (?:free|clean|sober|without)|free (?:from|of)|clean from|"
     r"recovered|recovery|survived|survivor|anniversary|milestone|that was|once upon|"
     r"the old me|old me|nearly (?:\d+|two|three|five|ten) years|\d+ (?:days?|months?|years?) "
-    r"(?:since|ago|clean|sober|free)|chip|proud)\b"
+    r"(?:since|ago|clean|sober|free)|chip|proud|the last time|last time i|back when|when i|"
+    r"(?:one|two|three|four|five|six|seven|eight|nine|ten|a|\d+) (?:years?|months?|yrs?)|"
+    r"first year|that (?:winter|summer|year|time|night)|after my (?:attempt|overdose)|since my|"
+    r"my (?:suicide )?attempt|attempted|free today)\b"
 )
 _NOW = re.compile(
-    r"\b(?:again|last night|tonight|today|this (?:morning|afternoon|evening|week)|right now|"
+    r"\b(?:again|last night|tonight|this (?:morning|afternoon|evening)|right now|"
     r"rn|at the moment|currently|still|its back|it s back|back again|came back|coming back|"
     r"relapsed|relapse|slipped|broke my|lost my|reset my|day (?:one|1)|just now|an hour ago|"
-    r"minutes ago|earlier|anymore|any more|these days|lately|recently|now)\b"
+    r"minutes ago|earlier|anymore|any more|these days|lately|recently)\b"
 )
 _QUOTE_OR_TITLE = re.compile(
     r"\b(?:film|movie|song|album|book|novel|episode|series|show|game|lyrics|called|titled|"
-    r"documentary|podcast|article|watched|watching|reading|read)\b"
+    r"documentary|podcast|article|watched|watching|reading|read|lol|lmao|jk|joking|kidding|"
+    r"haha\w*|awareness|prevention|training|course|workshop|petition|campaign|fundraiser|"
+    r"charity|volunteer\w*|listening line|helpline|webinar|asked (?:me )?(?:if|whether)|"
+    r"any thoughts|if i ever|if id (?:ever|had))\b"
 )
 
 
