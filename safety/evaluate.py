@@ -10,15 +10,16 @@ changed in response to it (see safety/README.md).
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
 from gallery_store.crisis import assess
 
-from .data import KINDS, load_set
+from .data import HELDOUT_DIR, KINDS, load_set
 
-__all__ = ["score", "tables"]
+__all__ = ["score", "summary", "tables"]
 
 
 def score(examples: list[dict]) -> dict:
@@ -29,6 +30,26 @@ def score(examples: list[dict]) -> dict:
         got = assess(example["text"]).tier
         outcomes.append((example, got, time.perf_counter() - started))
     return {"outcomes": outcomes}
+
+
+def summary(result: dict) -> dict[str, float]:
+    """Return the headline numbers: tier-1 and tier-2 precision and recall, quiet tiers 3 and 0."""
+    outcomes = result["outcomes"]
+
+    def share(hit, among) -> float:
+        pool = [(e, got) for e, got, _ in outcomes if among(e, got)]
+        return round(sum(1 for e, got in pool if hit(e, got)) / len(pool), 4) if pool else 1.0
+
+    return {
+        "t1_precision": share(lambda e, g: e["tier"] == 1, lambda e, g: g == 1),
+        "t1_recall": share(lambda e, g: g == 1, lambda e, g: e["tier"] == 1),
+        "t2_precision": share(lambda e, g: e["tier"] == 2, lambda e, g: g == 2),
+        "t2_recall": share(lambda e, g: g == 2, lambda e, g: e["tier"] == 2),
+        "support_shown_t1_t2": share(lambda e, g: g in (1, 2), lambda e, g: e["tier"] in (1, 2)),
+        "t3_no_banner": share(lambda e, g: g not in (1, 2), lambda e, g: e["tier"] == 3),
+        "t0_no_banner": share(lambda e, g: g not in (1, 2), lambda e, g: e["tier"] == 0),
+        "messages": len(outcomes),
+    }
 
 
 def _ratio(a: int, b: int) -> str:
@@ -80,11 +101,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path)
     parser.add_argument("--misses", action="store_true", help="print what it got wrong")
+    parser.add_argument(
+        "--record", action="store_true", help="keep the headline numbers in heldout/scores.json"
+    )
     args = parser.parse_args(argv)
     examples, paths = load_set(args.folder)
     result = score(examples)
     print(f"{len(examples)} messages from {', '.join(p.stem for p in paths)}\n")
     print(tables(result))
+    print("\n" + json.dumps(summary(result)))
+    if args.record:
+        kept = HELDOUT_DIR / "scores.json"
+        scores = json.loads(kept.read_text()) if kept.exists() else {}
+        scores[args.folder.name] = summary(result)
+        kept.write_text(json.dumps(scores, indent=2, sort_keys=True) + "\n")
     if args.misses:
         confusion = Counter((e["tier"], got) for e, got, _ in result["outcomes"])
         print("\ntruth -> decided:", dict(sorted(confusion.items())))
