@@ -89,10 +89,18 @@ def fit(examples: list[dict], c: float = C) -> Model:
     return Model(classes, bias, table, {})
 
 
-def _scores(model: Model, example: dict) -> dict[int, float]:
-    """Return the best window probability per tier, as ``detector.assess`` computes it."""
-    best = detector.window_scores(model, example["_features"][2])
-    return {tier: score for tier, (score, _) in best.items()}
+LIFTS = (0.0, 0.2, 0.3, 0.4, 0.5)
+
+
+def _scores(model: Model, example: dict) -> dict[float, dict[int, float]]:
+    """Return the best window probability per tier, for each window lift tried."""
+    reading = example["_features"][2]
+    return {
+        lift: {
+            tier: score for tier, (score, _) in detector.window_scores(model, reading, lift).items()
+        }
+        for lift in LIFTS
+    }
 
 
 def _strong(example: dict) -> int:
@@ -116,17 +124,20 @@ def cross_validate(examples: list[dict], c: float = C) -> list[dict]:
     return out
 
 
-def decide(p: dict[int, float], strong: bool, thresholds: dict, use_strong: bool) -> int:
+def decide(p: dict, strong: int, thresholds: dict, use_strong: bool) -> int:
     """Return the tier ``detector.assess`` would give these window scores.
 
     ``strong`` is 2 when a decisive rule fired, 1 when any phrase of risk did, 0 for none.
     """
+    p = p[thresholds.get("window_lift", 0.0)]
     bar = thresholds[1] if strong else thresholds.get("unsignalled", thresholds[1])
-    if p[1] >= bar or (use_strong and strong == 2 and p[1] >= thresholds["strong"]):
+    at_risk = p[1] >= bar or (use_strong and strong == 2 and p[1] >= thresholds["strong"])
+    worried = p[2] >= thresholds[2]
+    if at_risk and worried and thresholds.get("compare_tiers"):
+        return 2 if p[2] > p[1] else 1
+    if at_risk:
         return 1
-    if p[2] >= thresholds[2]:
-        return 2
-    return 0
+    return 2 if worried else 0
 
 
 def summary(scored: list[dict], thresholds: dict[int, float], use_strong: bool) -> dict:
@@ -156,19 +167,39 @@ def summary(scored: list[dict], thresholds: dict[int, float], use_strong: bool) 
     }
 
 
-def _tier1_threshold(scored: list[dict], use_strong: bool, strong_at: float, lift: float) -> float:
-    """Return the highest tier-1 threshold that still reaches the recall target."""
-    best = 0.05
-    for t in [i / 100 for i in range(95, 4, -1)]:
-        bars = {1: t, 2: 1.01, "strong": strong_at, "unsignalled": t + lift}
-        s = summary(scored, bars, use_strong)
-        best = t
-        if s["t1_recall"] >= TARGET_RECALL:
-            break
-    return best
+def _tier1_threshold(
+    scored: list[dict], use_strong: bool, strong_at: float, lift: float, fixed: dict
+) -> float:
+    """Return the highest tier-1 threshold that still reaches the recall target.
+
+    Recall only falls as the threshold rises, so a binary search over the hundredths will do.
+    """
+    low, high = 5, 95  # in hundredths; the answer is the highest that still reaches it
+    while low < high:
+        middle = (low + high + 1) // 2
+        bars = {**fixed, 1: middle / 100, 2: 1.01, "strong": strong_at,
+                "unsignalled": middle / 100 + lift}  # fmt: skip
+        if summary(scored, bars, use_strong)["t1_recall"] >= TARGET_RECALL:
+            low = middle
+        else:
+            high = middle - 1
+    return low / 100
 
 
 def choose_thresholds(scored: list[dict], use_strong: bool) -> dict:
+    """Pick every bar, the window lift and the tie rule for the best tier-1 precision."""
+    best, best_key = None, (-1.0, -1.0)
+    for lift in LIFTS:
+        for compare in (False, True):
+            bars = _choose_bars(scored, use_strong, {"window_lift": lift, "compare_tiers": compare})
+            s = summary(scored, bars, use_strong)
+            key = (s["t1_precision"] if s["t1_recall"] >= TARGET_RECALL else 0.0, s["t3_no_banner"])
+            if key > best_key:
+                best, best_key = bars, key
+    return best
+
+
+def _choose_bars(scored: list[dict], use_strong: bool, fixed: dict) -> dict:
     """Pick the tier-1 thresholds for the recall target, then tier 2 for its best F1.
 
     With the decisive rules on, a rule that fires lowers the bar the model must clear
@@ -178,15 +209,15 @@ def choose_thresholds(scored: list[dict], use_strong: bool) -> dict:
     best: tuple[float, float, float, float] = (-1.0, 0.5, 1.01, 0.5)
     for strong_at in options:
         for lift in (0.0, 0.1, 0.2, 0.3, 0.4):
-            t1 = _tier1_threshold(scored, use_strong, strong_at, lift)
-            bars = {1: t1, 2: 1.01, "strong": strong_at, "unsignalled": t1 + lift}
+            t1 = _tier1_threshold(scored, use_strong, strong_at, lift, fixed)
+            bars = {**fixed, 1: t1, 2: 1.01, "strong": strong_at, "unsignalled": t1 + lift}
             s = summary(scored, bars, use_strong)
             if s["t1_recall"] >= TARGET_RECALL and s["t1_precision"] > best[0]:
                 best = (s["t1_precision"], t1, strong_at, t1 + lift)
     _, best1, strong_at, unsignalled = best
-    bars = {1: best1, "strong": strong_at, "unsignalled": unsignalled}
+    bars = {**fixed, 1: best1, "strong": strong_at, "unsignalled": unsignalled}
     best2, best_f1 = 0.5, -1.0
-    for t in [i / 100 for i in range(5, 96)]:
+    for t in [i / 100 for i in range(5, 96, 3)]:
         s = summary(scored, {**bars, 2: t}, use_strong)
         p, r = s["t2_precision"], s["t2_recall"]
         f1 = 2 * p * r / (p + r) if p + r else 0.0
@@ -248,7 +279,11 @@ def main(argv: list[str] | None = None) -> int:
             "sentence_weight": SENTENCE_WEIGHT,
         },
         "strong_rules": use_strong,
-        "thresholds": {str(k): v for k, v in thresholds.items()},
+        "thresholds": {
+            str(k): v for k, v in thresholds.items() if k not in ("window_lift", "compare_tiers")
+        },
+        "window_lift": thresholds["window_lift"],
+        "compare_tiers": thresholds["compare_tiers"],
         "cross_validated_by_writer": {k: round(v, 4) for k, v in cv.items()},
     }
     body = {

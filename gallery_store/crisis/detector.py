@@ -134,8 +134,16 @@ def read(text: str) -> Reading:
     return Reading(sets, tuple(tuple(found) for found in per_sentence), words)
 
 
-def window_scores(model: Model, reading: Reading) -> dict[int, tuple[float, int | None]]:
-    """Return, per tier, the highest probability of any window and the sentence it starts at."""
+def window_scores(
+    model: Model, reading: Reading, lift: float | None = None
+) -> dict[int, tuple[float, int | None]]:
+    """Return, per tier, the highest probability of any window and the sentence it starts at.
+
+    A part of a long text must clear a higher bar (``lift``) than the whole of it, since one
+    sentence alone is easier to misread than a whole message.
+    """
+    if lift is None:
+        lift = float(model.meta.get("window_lift", 0.0))
     totals, counts = model.contributions(reading.features)
     spans = _windows(len(counts), long=reading.words > SHORT_TEXT)
     # A window's weights are its sentences' summed: the features are binary and additive,
@@ -147,6 +155,7 @@ def window_scores(model: Model, reading: Reading) -> dict[int, tuple[float, int 
     probabilities = model.window_probabilities(
         cumulative[ends] - cumulative[starts], sizes[ends] - sizes[starts]
     )
+    probabilities[1:] -= lift  # the first span is always the whole text
     best: dict[int, tuple[float, int | None]] = {}
     for tier in (AT_RISK, WORRIED, MENTION):
         if tier not in model.classes:
@@ -195,7 +204,10 @@ def assess(text: str, model: Model | None = None) -> Assessment:
         AT_RISK: thresholds[AT_RISK] if signalled else thresholds.get("unsignalled", 0.5),
         WORRIED: thresholds[WORRIED],
     }
-    for tier in (AT_RISK, WORRIED):
+    order = (AT_RISK, WORRIED)
+    if model.meta.get("compare_tiers") and best[WORRIED][0] > best[AT_RISK][0]:
+        order = (WORRIED, AT_RISK)  # both may pass: the likelier one decides
+    for tier in order:
         score, sentence = best[tier]
         if score >= bars[tier]:
             return Assessment(

@@ -413,19 +413,21 @@ def _typo_map() -> dict[str, str]:
 
 def _unmask(token: str) -> str:
     """Return the lexicon word a masked token stands for ("s*icide"), or the token."""
-    core = token.strip("*#")
+    stripped = token.rstrip("!.?")
+    tail = token[len(stripped) :]
+    core = stripped.strip("*#")
     if not _MASKS.search(core) or not _HAS_LETTER.search(core):
         return token
     shape = re.compile("^" + "".join("[a-z]" if c in "*#" else re.escape(c) for c in core) + "$")
     for word in LEXICON:
         if len(word) == len(core) and shape.match(word):
-            return word
+            return word + tail
     # One star may hide two letters ("s*cide") or none.
     loose = re.compile("^" + "".join("[a-z]{0,2}" if c in "*#" else re.escape(c) for c in core))
     for word in LEXICON:
         if abs(len(word) - len(core)) <= 2 and loose.fullmatch(word):
-            return word
-    return core.replace("*", "").replace("#", "")
+            return word + tail
+    return core.replace("*", "").replace("#", "") + tail
 
 
 def _unleet(token: str) -> str:

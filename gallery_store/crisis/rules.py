@@ -31,7 +31,12 @@ PHRASES: tuple[tuple[str, tuple[str, ...]], ...] = (
         (
             rf"\bkill(?:ing|ed)? {_ME}\b",
             # Also catches common misspellings ("sucide", "suiside"); "suicidal" and the like.
-            r"\bs[uo]{1,2}i?[cs]{1,2}i?d(?:e|es|al|ally|ality)\b",
+            # "suicidal", and "suicide" as something one thinks of or plans; the word alone
+            # ("a suicide mission", "died by suicide") is a mention, not a risk.
+            r"\bs[uo]{1,2}i?[cs]{1,2}i?d(?:al|ally|ality)\b",
+            r"\b(?:commit|committing|thinking (?:about|of)|thoughts of|think about|thought about|"
+            r"contemplating|considering|planning|plan|attempt|attempting|going to|gonna) "
+            r"(?:\w+ )?s[uo]{1,2}i?[cs]{1,2}i?d(?:e|es)\b",
             r"\bend(?:ing|ed)? (?:my (?:own )?life|it all|my existence|everything)\b",
             r"\bend(?:ing)? it (?:tonight|today|now|for good|soon)\b",
             rf"\b(?:want|wanna|going|gonna|planning|plan|ready|decided) to end it{_END}",
@@ -309,7 +314,7 @@ NEWER: tuple[tuple[str, tuple[str, ...]], ...] = (
         (
             rf"\b(?:took|taken|swallowed|necked|downed|had|done|did|popped|chugged|taking|"
             rf"swallowing) (?:\w+ ){{0,4}}{_NUM}\b(?: \w+){{0,4}} {_DRUG}\b",
-            rf"\b(?:took|taken|swallowed|necked|downed|popped) (?:my |the |all (?:of )?(?:my |the )?)"
+            rf"\b(?:took|taken|swallowed|necked|downed|popped) (?:all (?:of )?(?:my |the |her |his )?)"
             rf"(?:\w+ )?{_DRUG}\b(?! (?:this morning|as prescribed|with (?:breakfast|food|dinner)|"
             r"on time|like (?:a good|i should)))",
             rf"\b{_NUM} (?:x |of )?(?:\w+ )?{_DRUG} (?:down|gone|in me|inside me|washed down)\b",
@@ -323,7 +328,7 @@ NEWER: tuple[tuple[str, tuple[str, ...]], ...] = (
         "means",
         (
             rf"\b(?:counted|counting|saved|saving|stockpiled|stockpiling|hoarded|hoarding|"
-            rf"collected|collecting|lined up|laid out|set out|stashed|been keeping|kept) "
+            rf"lined up|laid out|set out|stashed|been keeping|hidden|hid) "
             rf"(?:\w+ ){{0,4}}{_DRUG}\b",
             rf"\b{_DRUG} (?:\w+ ){{0,3}}(?:counted|saved up|stockpiled|lined up|laid out|ready|"
             r"in a row|on the (?:table|bed|counter|desk))\b",
@@ -515,7 +520,8 @@ _QUOTE_OR_TITLE = re.compile(
     r"documentary|podcast|article|watched|watching|reading|read|lol|lmao|jk|joking|kidding|"
     r"haha\w*|awareness|prevention|training|course|workshop|petition|campaign|fundraiser|"
     r"charity|volunteer\w*|listening line|helpline|webinar|asked (?:me )?(?:if|whether)|"
-    r"any thoughts|if i ever|if id (?:ever|had))\b"
+    r"any thoughts|if i ever|if id (?:ever|had)|asking|ask (?:someone|them|people|if)|"
+    r"mission|squad)\b"
 )
 
 
