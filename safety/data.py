@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
-__all__ = ["DATA_DIR", "DEV_DIR", "HELDOUT_DIR", "KINDS", "load_set"]
+__all__ = ["DATA_DIR", "DEV_DIR", "HELDOUT_DIR", "KINDS", "data_hash", "load_set"]
 
 DATA_DIR = Path(__file__).with_name("data")
 DEV_DIR = DATA_DIR / "dev"
@@ -45,3 +46,12 @@ def load_set(folder: Path) -> tuple[list[dict], list[Path]]:
             record["writer"] = path.stem
             examples.append(record)
     return examples, paths
+
+
+def data_hash(paths: list[Path]) -> str:
+    """Return one SHA-256 over the files' names and bytes (the model file records it)."""
+    digest = hashlib.sha256()
+    for path in sorted(paths):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()

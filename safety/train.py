@@ -14,7 +14,6 @@ Needs scikit-learn (``pip install -r requirements-train.txt``); the app does not
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import sys
@@ -28,7 +27,7 @@ from sklearn.linear_model import LogisticRegression
 from gallery_store.crisis import detector
 from gallery_store.crisis.model import MODEL_FILE, Model
 
-from .data import DEV_DIR, load_set
+from .data import DEV_DIR, data_hash, load_set
 
 C = 4.0
 MIN_DOCS = 2
@@ -224,14 +223,6 @@ def _choose_bars(scored: list[dict], use_strong: bool, fixed: dict) -> dict:
         if f1 > best_f1:
             best2, best_f1 = t, f1
     return {**bars, 2: best2, 3: 0.5}
-
-
-def data_hash(paths: list[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(paths):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,9 +10,8 @@ import pytest
 from gallery_store.crisis import AT_RISK, MENTION, NONE, WORRIED, assess, detector, rules
 from gallery_store.crisis.model import MODEL_FILE, features, load_model
 from gallery_store.crisis.normalize import reading, readings, sentences
-from safety.data import DEV_DIR, HELDOUT_DIR, KINDS, load_set
+from safety.data import DEV_DIR, HELDOUT_DIR, KINDS, data_hash, load_set
 from safety.evaluate import score
-from safety.train import data_hash
 
 # -- reading -----------------------------------------------------------------------------------
 
@@ -142,7 +141,8 @@ def test_a_crisis_line_buried_in_a_long_reflection_is_found():
         "Today I went to the market with my sister and we bought apples and a blue scarf. "
         "The bus was late again and the driver was kind about my ticket. "
     )
-    text = day * 12 + "I have counted out forty tablets and tonight I will take them all. " + day * 12
+    crisis = "I have counted out forty tablets and tonight I will take them all. "
+    text = day * 12 + crisis + day * 12
     assert len(text.split()) > 400
     decided = assess(text)
     assert decided.tier == AT_RISK
