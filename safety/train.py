@@ -25,11 +25,11 @@ from scipy.sparse import csr_matrix
 from sklearn.linear_model import LogisticRegression
 
 from gallery_store.crisis import detector
-from gallery_store.crisis.model import MODEL_FILE, Model
+from gallery_store.crisis.model import CHAR_SIZES, MODEL_FILE, Model
 
 from .data import DEV_DIR, data_hash, load_set
 
-C = 4.0
+C = 40.0
 MIN_DOCS = 2
 KEEP = 40_000  # features kept in the shipped file, by their largest weight
 SENTENCE_WEIGHT = 0.5
@@ -129,8 +129,10 @@ def decide(p: dict, strong: int, thresholds: dict, use_strong: bool) -> int:
     ``strong`` is 2 when a decisive rule fired, 1 when any phrase of risk did, 0 for none.
     """
     p = p[thresholds.get("window_lift", 0.0)]
+    if strong == 3 and p[1] >= detector.CLEAR_BAR:  # a clear statement of risk
+        return 1
     bar = thresholds[1] if strong else thresholds.get("unsignalled", thresholds[1])
-    at_risk = p[1] >= bar or (use_strong and strong == 2 and p[1] >= thresholds["strong"])
+    at_risk = p[1] >= bar or (use_strong and strong >= 2 and p[1] >= thresholds["strong"])
     worried = p[2] >= thresholds[2]
     if at_risk and worried and thresholds.get("compare_tiers"):
         return 2 if p[2] > p[1] else 1
@@ -266,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
             "C": args.c,
             "min_docs": MIN_DOCS,
             "keep": KEEP,
-            "char_sizes": [3, 4, 5],
+            "char_sizes": list(CHAR_SIZES),
             "sentence_weight": SENTENCE_WEIGHT,
         },
         "strong_rules": use_strong,

@@ -93,6 +93,9 @@ NOTHING = Assessment(NONE)
 # Words: a text up to this long is read whole, as the model was trained (its sentences alone
 # would add false alarms, measured by writer on the development set).
 SHORT_TEXT = 200
+# A clear first-person statement of risk ("I want to kill myself") is tier 1 unless the model
+# all but rules it out; the model alone cannot tell it from the same words as a joke.
+CLEAR_BAR = 0.1
 
 
 def _windows(count: int, long: bool = True) -> list[tuple[int, int]]:
@@ -167,8 +170,24 @@ def window_scores(
     return best
 
 
+def clear_statement(signals: tuple[tuple[rules.Signal, ...], ...]) -> rules.Signal | None:
+    """Return a decisive phrase of risk in a text with nothing that could make it a mention.
+
+    "I want to kill myself", "I took 30 paracetamol": first person, present, and no negation,
+    past, title, joke or training anywhere in the text. These are tier 1 whatever the model
+    says: a safety net must not weigh them against how often jokes use the same words.
+    """
+    flat = [signal for found in signals for signal in found]
+    if any(not signal.live or signal.kind == "context" for signal in flat):
+        return None
+    return rules.strong(flat)
+
+
 def signal_level(reading: Reading) -> int:
-    """Return 2 if a decisive rule fires in a reading, 1 if any phrase of risk does, else 0."""
+    """Return 3 for a clear statement of risk, 2 if a decisive rule fires, 1 if any phrase of
+    risk does, else 0."""
+    if clear_statement(reading.signals) is not None:
+        return 3
     if any(rules.strong(list(found)) for found in reading.signals):
         return 2
     return int(any(s.kind != "context" for found in reading.signals for s in found))
@@ -183,6 +202,15 @@ def assess(text: str, model: Model | None = None) -> Assessment:
     reading = read(text)
     found = reading.signals
     best = window_scores(model, reading)
+    clear = clear_statement(found)
+    if clear is not None and best[AT_RISK][0] >= CLEAR_BAR:
+        return Assessment(
+            AT_RISK,
+            kind=_KIND_LABELS.get(clear.kind, "thoughts of suicide"),
+            score=best[AT_RISK][0],
+            sentence=clear.clause if len(found) == 1 else _sentence_of(found, clear),
+            rule=clear.name,
+        )
     decisive = None
     if model.meta.get("strong_rules", True) and best[AT_RISK][0] >= thresholds["strong"]:
         # A present, first-person phrase of risk lowers the bar the model must clear.
@@ -222,6 +250,13 @@ def assess(text: str, model: Model | None = None) -> Assessment:
     if score >= thresholds[MENTION] or mentioned:
         return Assessment(MENTION, kind="a mention", score=score, sentence=sentence)
     return NOTHING
+
+
+def _sentence_of(found: tuple[tuple[rules.Signal, ...], ...], wanted: rules.Signal) -> int:
+    for index, signals in enumerate(found):
+        if wanted in signals:
+            return index
+    return 0
 
 
 def _thresholds(model: Model) -> dict:

@@ -22,7 +22,7 @@ import numpy as np
 __all__ = ["MODEL_FILE", "Model", "features", "load_model"]
 
 MODEL_FILE = Path(__file__).with_name("crisis_model.json")
-CHAR_SIZES = (3, 4, 5)
+CHAR_SIZES: tuple[int, ...] = ()
 
 
 def _number(token: str) -> str:
