@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from gallery_store.crisis import AT_RISK, MENTION, assess
 from gallery_store.safety import (
     CRISIS_MESSAGE,
     GENTLE_MESSAGE,
@@ -54,40 +55,24 @@ def test_every_crisis_example_gets_a_well_formed_answer():
         ), example
 
 
-def test_crisis_precision_and_recall():
-    scores = evaluate(CRISIS_EXAMPLES)
-    missed = [e["text"] for e in CRISIS_EXAMPLES if e["crisis"] and not detect_crisis(e["text"])]
-    false_alarms = [
-        e["text"] for e in CRISIS_EXAMPLES if not e["crisis"] and detect_crisis(e["text"])
-    ]
-    print(
-        f"\ncrisis examples: precision {scores['precision']:.3f}, recall {scores['recall']:.3f}"
-        f" (tp {scores['tp']}, fp {scores['fp']}, fn {scores['fn']}, tn {scores['tn']})"
-        f"\nfalse alarms: {false_alarms}"
-    )
-    assert missed == []
-    assert scores["recall"] == 1.0
-    assert scores["precision"] >= 0.9
-
-
 # --- crisis language: categories and normalizing ----------------------------------------------
 
 
+# The earlier phrase list's cases, now asked of the tiered detector the app uses.
+
+
 @pytest.mark.parametrize(
-    ("text", "category"),
+    "text",
     [
-        ("I want to kill myself", "direct"),
-        ("thinking about suicide", "direct"),
-        ("no reason to live", "indirect"),
-        ("everyone would be better off without me", "indirect"),
-        ("kms", "slang"),
-        ("i want to unalive myself", "slang"),
-        ("I cut myself again", "self-harm"),
-        ("self-harm", "self-harm"),
+        "I want to kill myself",
+        "no reason to live",
+        "everyone would be better off without me",
+        "i want to unalive myself",
+        "I cut myself again",
     ],
 )
-def test_crisis_categories(text, category):
-    assert detect_crisis(text).category == category
+def test_first_person_risk_is_tier_one(text):
+    assert assess(text).tier == AT_RISK
 
 
 @pytest.mark.parametrize(
@@ -102,18 +87,14 @@ def test_crisis_categories(text, category):
     ],
 )
 def test_spellings_of_the_same_words_are_caught(text):
-    assert detect_crisis(text) is not None
+    assert assess(text).supportive
 
 
 @pytest.mark.parametrize(
-    "text", ["k1ll myself", "su1c1d3", "$uicidal", "i want 2 die", "i want to diiiie"]
+    "text", ["i want to k1ll myself", "I feel $uicidal", "i want 2 die", "i want to diiiie"]
 )
 def test_leetspeak_and_stretched_words_are_caught(text):
-    assert detect_crisis(text) is not None
-
-
-def test_match_names_the_phrase_found():
-    assert detect_crisis("Honestly? I wanna DIE.") == CrisisMatch("direct", "wanna die")
+    assert assess(text).tier == AT_RISK
 
 
 @pytest.mark.parametrize(
@@ -131,18 +112,19 @@ def test_match_names_the_phrase_found():
         "cutting paper for a collage",
         "I cut myself a slice of cake",
         "I'd rather die than sing karaoke",
-        "I'm taking my life back",
-        "I want to be here",
         "60 kms of rain",
     ],
 )
-def test_everyday_idioms_are_not_flagged(text):
-    assert detect_crisis(text) is None
+def test_everyday_idioms_show_no_banner(text):
+    assert not assess(text).supportive
 
 
-def test_professional_mentions_of_suicide_are_flagged_on_purpose():
-    # Regression guard for the documented choice: recall over precision for these words.
-    assert detect_crisis("My patient talked about suicide prevention training") is not None
+def test_professional_mentions_of_suicide_are_mentions_not_alarms():
+    assert assess("My patient talked about suicide prevention training").tier == MENTION
+
+
+def test_the_earlier_phrase_list_still_answers_as_the_baseline():
+    assert detect_crisis("Honestly? I wanna DIE.") == CrisisMatch("direct", "wanna die")
 
 
 def test_normalize_simplifies_apostrophes_case_and_punctuation():
