@@ -635,3 +635,35 @@ def test_a_config_built_in_code_is_checked_too():
         StudioConfig(smtp_url="mail.clinic.org")
     with pytest.raises(ValueError, match="KINDRED_ALERT_WEBHOOK_SECRET"):
         FAST_CONFIG.with_overrides(alert_webhook_url="https://pager.clinic.org/hook")
+
+
+# -- the whole way, from someone's words to a person ----------------------------------------------
+
+
+def test_words_of_risk_reach_a_therapist_by_mail_and_a_signed_webhook(
+    studio, people, circle, mail, webhook, clock
+):
+    words = "I took 30 paracetamol an hour ago. PURPLE-LIGHTHOUSE-7731"
+    written = studio.reflections.write(people["robin"], words, circle_id=circle.id)
+    assert written.support.tier == 1
+    assert studio.alerts.deliver_pending() == 3
+
+    assert mail.recipients() == ["ari@clinic.org", "tess@clinic.org"]
+    for envelope in mail.envelopes:
+        assert_private(envelope.original_content.decode())
+        assert "paracetamol" not in envelope.original_content.decode()
+    (_, headers, body), *_ = webhook.posts
+    assert json.loads(body)["tier"] == "at_risk_now"
+    assert verify_signature(
+        SECRET, headers["X-Kindred-Timestamp"], body, headers["X-Kindred-Signature"],
+        now=clock.now.timestamp(),
+    )  # fmt: skip
+    assert "paracetamol" not in body.decode()
+
+
+def test_a_mention_reaches_nobody(studio, people, circle, mail, webhook):
+    studio.reflections.write(
+        people["robin"], "I'm not suicidal, just tired after the shift.", circle_id=circle.id
+    )
+    assert studio.alerts.deliver_pending() == 0
+    assert mail.recipients() == [] and webhook.posts == []
