@@ -22,6 +22,7 @@ from pages import (
     today,
     welcome,
 )
+from ui.account_safety import account_notices
 from ui.context import (
     Context,
     choose_circle,
@@ -140,6 +141,8 @@ def run() -> None:
         current = st.navigation(_pages_for(ctx))
         _sidebar(ctx)
     try:
+        if user is not None:
+            account_notices(ctx)
         current.run()
     except StudioError as exc:
         st.error(exc.message)

@@ -7,6 +7,8 @@ import re
 import secrets
 import threading
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -22,18 +24,26 @@ from .errors import (
 from .models import ROLE_PARTICIPANT, ROLE_THERAPIST, Invite, User
 from .passwords import PasswordPolicy, code_hash, new_code, same, token_hash
 from .policy import COFACILITATOR, FACILITATOR, PARTICIPANT, Policy
+from .sealing import Keyring, KeyVault, Sealer, Unlocked
+from .storage import new_id
 from .text import clean_text
 
 if TYPE_CHECKING:
     from .studio import Studio
 
-__all__ = ["Accounts", "Throttle"]
+__all__ = ["AccountEvent", "Accounts", "Throttle"]
 
 log = logging.getLogger(__name__)
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,31}$")
 SESSION_TOUCH_SECONDS = 60  # write last-seen at most once a minute per session
 HANDOFF_SECONDS = 120
+EVENTS_KEPT = 30  # sign-ins and resets a person can look back on
+
+RECOVERY_REFUSED = (
+    "That recovery code doesn't open this account's notes. Please check it (it starts with "
+    "RC-), or leave it empty to start with a fresh notebook."
+)
 
 
 def username_key(username: str) -> str:
@@ -73,6 +83,41 @@ class Throttle:
 
 
 @dataclass(frozen=True)
+class AccountEvent:
+    """Something that happened to an account: a sign-in, a reset code, a password reset."""
+
+    kind: str  # sign-in | reset-code | password-reset
+    at: datetime
+    by: str = ""  # who made the reset code
+    notes_kept: bool = True  # a reset with the recovery code keeps the private notes open
+
+    @property
+    def describe(self) -> str:
+        """Say what happened, in plain words."""
+        if self.kind == "reset-code":
+            return f"{self.by or 'A therapist'} made a password reset code for this account"
+        if self.kind == "password-reset":
+            if self.notes_kept:
+                return "The password was reset with a reset code and the recovery code"
+            return (
+                "The password was reset with a reset code, without the recovery code, so "
+                "earlier private notes stay locked"
+            )
+        return "Signed in"
+
+
+@dataclass(frozen=True)
+class _NewAccount:
+    """A new account's checked fields, password hash and keys, made outside the lock."""
+
+    user_id: str
+    username: str
+    display_name: str
+    password_hash: str
+    keys: Unlocked
+
+
+@dataclass(frozen=True)
 class SignedIn:
     """A new session: the user and the token for their cookie (shown only once)."""
 
@@ -97,6 +142,12 @@ class Accounts:
             config.argon2_time_cost, config.argon2_memory_kib, config.argon2_parallelism
         )
         self.throttle = Throttle(config.login_base_delay, config.login_max_delay)
+        self.sealer = Sealer(
+            KeyVault(studio.data_dir / "keys"),
+            config.argon2_time_cost,
+            config.argon2_memory_kib,
+            config.argon2_parallelism,
+        )
         self._handoffs: dict[str, tuple[str, float]] = {}
         self._handoff_lock = threading.Lock()
 
@@ -132,7 +183,7 @@ class Accounts:
         the server (the command line, tests, the demo) is trusted and may omit it.
         """
         prepared = self._prepare(username, password, display_name)
-        with self.store.transaction():
+        with self._undo_keys_on_failure(prepared), self.store.transaction():
             if not self.needs_setup():
                 raise PermissionDenied("This studio already has a therapist account.")
             if require_code:
@@ -157,7 +208,7 @@ class Accounts:
         Most codes make a participant; a therapist invite makes a therapist who co-runs it.
         """
         prepared = self._prepare(username, password, display_name)
-        with self.store.transaction():
+        with self._undo_keys_on_failure(prepared), self.store.transaction():
             invite = self._usable_invite(code)
             role = ROLE_THERAPIST if invite.for_therapist else ROLE_PARTICIPANT
             user = self._create_user(prepared, role)
@@ -208,8 +259,8 @@ class Accounts:
             }
         )
 
-    def _prepare(self, username: str, password: str, display_name: str) -> tuple[str, str, str]:
-        """Check a new account's fields and hash its password (slow: outside the lock)."""
+    def _prepare(self, username: str, password: str, display_name: str) -> _NewAccount:
+        """Check a new account's fields, hash its password and make its keys (slow: no lock)."""
         key = username_key(username or "")
         if not USERNAME.match(key):
             raise ValidationError(
@@ -220,25 +271,43 @@ class Accounts:
             display_name, field="display name", max_length=40, required=True, multiline=False
         )
         self.passwords.check(password, username=key)
-        return key, name, self.passwords.hash(password)
+        user_id = new_id()
+        return _NewAccount(
+            user_id,
+            key,
+            name,
+            self.passwords.hash(password),
+            self.sealer.new_key(user_id, password),
+        )
 
-    def _create_user(self, prepared: tuple[str, str, str], role: str) -> User:
-        key, name, password_hash = prepared
-        if self.users.by("username", key):
+    @contextmanager
+    def _undo_keys_on_failure(self, prepared: _NewAccount) -> Iterator[None]:
+        """Destroy a new account's vault secret if the account is not created after all."""
+        try:
+            yield
+        except BaseException:
+            self.sealer.vault.destroy(prepared.user_id)
+            raise
+
+    def _create_user(self, prepared: _NewAccount, role: str) -> User:
+        if self.users.by("username", prepared.username):
             raise Conflict("That username is taken. Please choose another.")
         record = self.users.insert(
             {
-                "username": key,
-                "username_key": key,
-                "display_name": name,
+                "id": prepared.user_id,
+                "username": prepared.username,
+                "username_key": prepared.username,
+                "display_name": prepared.display_name,
                 "role": role,
-                "password_hash": password_hash,
+                "password_hash": prepared.password_hash,
                 "credential_version": 1,
                 "disabled": False,
                 "created_at": self.studio.now().isoformat(),
+                **prepared.keys.fields,
+                **_code_to_show(prepared.keys.keyring),
             }
         )
-        return User.from_record(record)
+        return User.from_record(record, keyring=prepared.keys.keyring)
 
     # -- signing in --------------------------------------------------------------------------------
 
@@ -265,17 +334,46 @@ class Accounts:
         if self.passwords.needs_rehash(record["password_hash"]):
             with self.store.transaction():
                 self.users.update(record["id"], password_hash=self.passwords.hash(password))
-        return User.from_record(record)
+        keyring = self.sealer.with_password(record, password)
+        if keyring is None:
+            keyring = self._new_keys(record, password)
+        return User.from_record(record, keyring=keyring)
+
+    def _new_keys(self, record: dict, password: str) -> Keyring:
+        """Give an account its first data key (or a new one when the old can't be opened).
+
+        An account made before notes were sealed gets its key here, at its first sign-in
+        with a password, and its private notes are sealed with it.
+        """
+        locked = list(record.get("locked_keys") or [])
+        old = record.get("seal")
+        if old:
+            log.warning("an account's data key could not be opened; its notes stay locked")
+            locked.append({"key_id": old["key_id"], "by_recovery": old.get("by_recovery")})
+        unlocked = self.sealer.new_key(record["id"], password, locked=locked)
+        with self.store.transaction():
+            self.users.update(record["id"], **unlocked.fields, **_code_to_show(unlocked.keyring))
+            self.studio.reflections.seal_unsealed(record["id"], unlocked.keyring)
+        return unlocked.keyring
 
     def sign_in(self, username: str, password: str, *, client: str = "") -> SignedIn:
         """Authenticate and start a server-side session; return the user and its token."""
         user = self.authenticate(username, password, client=client)
-        return SignedIn(user, self.start_session(user))
+        token = self.start_session(user)
+        with self.store.transaction():
+            self._record_event(user.id, "sign-in")
+        return SignedIn(user, token)
 
     def start_session(self, user: User) -> str:
-        """Start a session for an authenticated user; return the raw token (never stored)."""
+        """Start a session for an authenticated user; return the raw token (never stored).
+
+        The session keeps the person's data keys wrapped by its token, so their private
+        notes open only while their browser presents it.
+        """
         token = secrets.token_urlsafe(32)
         now = self.studio.now()
+        keyring = user.keyring if user.keyring and user.keyring.user_id == user.id else None
+        seal = self.sealer.for_session(keyring, token) if keyring else {}
         with self.store.transaction():
             record = self.policy.active(user)
             self.sessions.insert(
@@ -285,6 +383,7 @@ class Accounts:
                     "created_at": now.isoformat(),
                     "last_seen": now.isoformat(),
                     "credential_version": record.get("credential_version", 1),
+                    "seal": seal,
                 }
             )
         return token
@@ -309,7 +408,8 @@ class Accounts:
                 with self.store.transaction():
                     self.sessions.update(session["id"], last_seen=now.isoformat())
             assert user is not None
-            return User.from_record(user)
+            keyring = self.sealer.from_session(user["id"], session.get("seal"), token)
+            return User.from_record(user, keyring=keyring)
 
     def _session_alive(self, session: dict, user: dict | None, now: datetime) -> bool:
         if user is None or user.get("disabled"):
@@ -386,7 +486,7 @@ class Accounts:
     def refresh(self, actor: User) -> User:
         """Return the actor's current account (after a change of name, say)."""
         with self.store.reading():
-            return User.from_record(self.policy.active(actor))
+            return User.from_record(self.policy.active(actor), keyring=actor.keyring)
 
     def rename(self, actor: User, display_name: str) -> User:
         """Change the actor's display name."""
@@ -395,7 +495,8 @@ class Accounts:
         )
         with self.store.transaction():
             self.policy.active(actor)
-            return User.from_record(self.users.update(actor.id, display_name=name))
+            record = self.users.update(actor.id, display_name=name)
+            return User.from_record(record, keyring=actor.keyring)
 
     def change_password(
         self, actor: User, current: str, new: str, *, keep_token: str | None = None
@@ -407,15 +508,22 @@ class Accounts:
             raise AuthenticationFailed("Your current password doesn't match.")
         self.passwords.check(new, username=record["username"])
         new_hash = self.passwords.hash(new)
+        keyring = self.sealer.with_password(record, current)
+        if keyring is None:
+            keyring = self._new_keys(record, current)
+            record = self.users.get(actor.id) or record
+        seal = self.sealer.rewrap_password(record, keyring, new)
         with self.store.transaction():
             version = record.get("credential_version", 1) + 1
-            self.users.update(actor.id, password_hash=new_hash, credential_version=version)
+            self.users.update(
+                actor.id, password_hash=new_hash, credential_version=version, seal=seal
+            )
             self._end_all_sessions(actor.id, keep_token)
             for session in self.sessions.by("user", actor.id):
                 self.sessions.update(session["id"], credential_version=version)
 
-    def _therapist_over(self, actor: User, user_id: str) -> dict:
-        """Require a therapist who runs a circle the person belongs to."""
+    def _therapist_over(self, actor: User, user_id: str) -> tuple[dict, list[str]]:
+        """Require a therapist who runs a circle the person belongs to; return those circles."""
         self.policy.therapist(actor)
         target = self.users.get(user_id)
         if target is None:
@@ -425,26 +533,45 @@ class Accounts:
             for m in self.memberships.by("user", actor.id)
             if m["role"] == FACILITATOR
         }
-        if not any(m["circle_id"] in mine for m in self.memberships.by("user", user_id)):
+        shared = [m["circle_id"] for m in self.memberships.by("user", user_id)]
+        shared = [c for c in shared if c in mine]
+        if not shared:
             raise PermissionDenied("That person isn't in a circle you run.")
         if target["role"] == ROLE_THERAPIST:
             raise PermissionDenied("Therapist accounts are looked after by the therapists.")
-        return target
+        return target, shared
 
     def issue_reset_code(self, actor: User, user_id: str) -> str:
-        """Make a one-time password reset code for a participant (therapists)."""
+        """Make a one-time password reset code for a participant (therapists).
+
+        The code changes the password but opens none of the person's private notes; the
+        person is told, at their next sign-in, who made it and when.
+        """
         code = new_code(prefix="RST")
         expires = self.studio.now() + timedelta(hours=self.studio.config.reset_code_hours)
         with self.store.transaction():
-            self._therapist_over(actor, user_id)
+            issuer = self.policy.active(actor)
+            _, circles = self._therapist_over(actor, user_id)
             self.users.update(
-                user_id, reset_hash=code_hash(code), reset_expires=expires.isoformat()
+                user_id,
+                reset_hash=code_hash(code),
+                reset_expires=expires.isoformat(),
+                reset_by=issuer["display_name"],
             )
-            self._audit(actor, "issue-reset-code", user_id)
+            self._record_event(user_id, "reset-code", by=issuer["display_name"])
+            for circle_id in circles:
+                self._audit(actor, "issue-reset-code", user_id, circle_id)
         return code
 
-    def redeem_reset_code(self, username: str, code: str, new_password: str) -> User:
-        """Set a new password with a reset code from a therapist; other sessions end."""
+    def redeem_reset_code(
+        self, username: str, code: str, new_password: str, recovery_code: str | None = None
+    ) -> User:
+        """Set a new password with a reset code from a therapist; other sessions end.
+
+        With the person's recovery code their private notes stay open; without it they stay
+        locked (the recovery code can still open them later) and new notes get a new key,
+        whose recovery code comes back on the returned user's keyring, to show once.
+        """
         key = username_key(username or "")
         with self.store.reading():
             records = self.users.by("username", key)
@@ -460,36 +587,170 @@ class Accounts:
             raise refused
         self.passwords.check(new_password, username=key)
         new_hash = self.passwords.hash(new_password)
+        opened = self.sealer.with_recovery(record, recovery_code) if recovery_code else {}
+        if recovery_code and not opened:
+            raise ValidationError(RECOVERY_REFUSED)
+        if opened:
+            unlocked = self.sealer.recover(record, opened, recovery_code or "", new_password)
+        else:
+            locked = list(record.get("locked_keys") or [])
+            old = record.get("seal")
+            if old:
+                locked.append(
+                    {
+                        "key_id": old["key_id"],
+                        "by_recovery": old.get("by_recovery"),
+                        "locked_at": self.studio.now().isoformat(),
+                    }
+                )
+            unlocked = self.sealer.new_key(record["id"], new_password, locked=locked)
         with self.store.transaction():
+            current = self.users.get(record["id"])
+            if current is None or current.get("reset_hash") != record["reset_hash"]:
+                raise refused  # used meanwhile, from another tab
             self.users.update(
                 record["id"],
                 password_hash=new_hash,
                 credential_version=record.get("credential_version", 1) + 1,
                 reset_hash=None,
                 reset_expires=None,
+                **unlocked.fields,
+                **({} if opened else _code_to_show(unlocked.keyring)),
+            )
+            if opened:
+                self.studio.reflections.reseal(record["id"], unlocked.keyring)
+            self._record_event(
+                record["id"],
+                "password-reset",
+                by=record.get("reset_by") or "",
+                notes_kept=bool(opened),
             )
             self._end_all_sessions(record["id"])
-            return User.from_record(self.users.get(record["id"]))
+            keyring = unlocked.keyring
+            return User.from_record(self.users.get(record["id"]), keyring=keyring)
+
+    def unlock_notes(self, actor: User, recovery_code: str) -> int:
+        """Open notes locked by a reset with your recovery code; return how many opened."""
+        with self.store.reading():
+            record = self.policy.active(actor)
+        keyring = self._keyring_of(actor)
+        if not record.get("locked_keys"):
+            return 0
+        # Only the locked keys: the current one is open already.
+        opened = self.sealer.with_recovery({**record, "seal": None}, recovery_code)
+        if not opened:
+            raise ValidationError(
+                "That recovery code doesn't open any of your locked notes. Please check it "
+                "(it starts with RC-)."
+            )
+        with self.store.transaction():
+            record = self.policy.active(actor)
+            combined = Keyring(actor.id, {**keyring.keys, **opened}, keyring.current)
+            count = self.studio.reflections.reseal(actor.id, combined)
+            still = [e for e in record.get("locked_keys") or [] if e.get("key_id") not in opened]
+            self.users.update(actor.id, locked_keys=still)
+        return count
+
+    def _keyring_of(self, actor: User) -> Keyring:
+        from .sealing import require
+
+        return require(actor.keyring, actor.id)
+
+    # -- what happened to my account ------------------------------------------------------------
+
+    def _record_event(self, user_id: str, kind: str, **details: object) -> None:
+        """Note a sign-in or a reset on the person's account (callers hold the lock)."""
+        record = self.users.get(user_id)
+        if record is None:
+            return
+        events = list(record.get("account_events") or [])
+        events.append({"kind": kind, "at": self.studio.now().isoformat(), **details})
+        self.users.update(user_id, account_events=events[-EVENTS_KEPT:])
+
+    def account_events(self, actor: User) -> list[AccountEvent]:
+        """Return your account's recent sign-ins and resets, newest first."""
+        with self.store.reading():
+            record = self.policy.active(actor)
+            return [_event(e) for e in reversed(record.get("account_events") or [])]
+
+    def reset_notice(self, actor: User) -> list[AccountEvent]:
+        """Return what happened since a reset you have not yet seen (empty when nothing did).
+
+        After a reset the person sees who made the code and when, and every sign-in since,
+        so a sign-in as them by someone else does not go unnoticed.
+        """
+        with self.store.reading():
+            record = self.policy.active(actor)
+            seen = record.get("events_seen_at") or ""
+            fresh = [e for e in record.get("account_events") or [] if e["at"] > seen]
+        if not any(e["kind"] in ("reset-code", "password-reset") for e in fresh):
+            return []
+        return [_event(e) for e in fresh]
+
+    def dismiss_reset_notice(self, actor: User) -> None:
+        """Say you have seen what happened to your account since the reset."""
+        with self.store.transaction():
+            self.policy.active(actor)
+            self.users.update(actor.id, events_seen_at=self.studio.now().isoformat())
+
+    def recovery_code_to_show(self, actor: User) -> str | None:
+        """Return your new recovery code until you say you have kept it (else None)."""
+        with self.store.reading():
+            record = self.policy.active(actor)
+        sealed = record.get("pending_recovery_code")
+        if not sealed or actor.keyring is None:
+            return None
+        opened = actor.keyring.open(sealed, "recovery-code")
+        return opened.get("code") if opened else None
+
+    def recovery_code_kept(self, actor: User) -> None:
+        """Say you have kept your recovery code somewhere safe: it is not shown again."""
+        with self.store.transaction():
+            self.policy.active(actor)
+            self.users.update(actor.id, pending_recovery_code=None)
+
+    def locked_notes(self, actor: User) -> int:
+        """Return how many keys of yours are locked since a reset (0 when none)."""
+        with self.store.reading():
+            record = self.policy.active(actor)
+            return len(record.get("locked_keys") or [])
 
     def set_disabled(self, actor: User, user_id: str, disabled: bool) -> User:
         """Pause or re-enable a participant's account (therapists); pausing ends sessions."""
         with self.store.transaction():
-            self._therapist_over(actor, user_id)
+            _, circles = self._therapist_over(actor, user_id)
             record = self.users.update(user_id, disabled=bool(disabled))
             if disabled:
                 self._end_all_sessions(user_id)
-            self._audit(actor, "disable" if disabled else "enable", user_id)
+            for circle_id in circles:
+                self._audit(actor, "disable" if disabled else "enable", user_id, circle_id)
             return User.from_record(record)
 
-    def _audit(self, actor: User, action: str, user_id: str) -> None:
+    def _audit(self, actor: User, action: str, user_id: str, circle_id: str | None) -> None:
         self.store.collection("audit").insert(
             {
                 "actor_id": actor.id,
                 "action": action,
                 "subject_type": "user",
                 "subject_id": user_id,
-                "circle_id": None,
+                "circle_id": circle_id,
                 "why": "",
                 "at": self.studio.now().isoformat(),
             }
         )
+
+
+def _code_to_show(keyring: Keyring) -> dict:
+    """Keep a new recovery code, sealed with the person's key, until they say they kept it."""
+    if not keyring.recovery_code:
+        return {}
+    return {"pending_recovery_code": keyring.seal({"code": keyring.recovery_code}, "recovery-code")}
+
+
+def _event(entry: dict) -> AccountEvent:
+    return AccountEvent(
+        kind=entry["kind"],
+        at=datetime.fromisoformat(entry["at"]),
+        by=str(entry.get("by") or ""),
+        notes_kept=bool(entry.get("notes_kept", True)),
+    )

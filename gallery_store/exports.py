@@ -120,14 +120,24 @@ class Exports:
                 for m in c("memberships").by("user", actor.id)
             ]
             return {
-                "account": _public(user, "credential_version", "reset_expires", "username_key"),
+                "account": _public(
+                    user,
+                    "credential_version",
+                    "reset_expires",
+                    "reset_by",
+                    "username_key",
+                    "seal",
+                    "locked_keys",
+                    "events_seen_at",
+                    "pending_recovery_code",
+                ),
                 "circles": circles,
                 "artworks": artworks,
                 "my_comments": [_public(r) for r in c("comments").by("user", actor.id)],
                 "comments_on_my_art": on_my_art,
                 "reactions_on_my_art": reactions_on_my_art,
                 "my_reactions": [_public(r) for r in c("reactions").by("user", actor.id)],
-                "reflections": [_public(r) for r in c("reflections").by("user", actor.id)],
+                "reflections": [_public(r) for r in self.studio.reflections.readable_own(actor)],
                 "moods": [_public(r) for r in c("moods").by("user", actor.id)],
             }
 
@@ -220,8 +230,13 @@ class Exports:
         self.erase_person(actor.id)
 
     def erase_person(self, user_id: str) -> None:
-        """Delete a person's records and files (callers check permission)."""
+        """Delete a person's records and files (callers check permission).
+
+        Their vault secret goes first: from then on nothing sealed for them, in the store or
+        in any backup, can be opened by anyone.
+        """
         c = self.store.collection
+        self.studio.accounts.sealer.vault.destroy(user_id)
         self._erase_artworks_and_drafts(user_id)
         with self.store.transaction():
             for name, index in OWNED:
@@ -242,8 +257,11 @@ class Exports:
                 if user_id in (entry.get("actor_id"), entry.get("subject_id")):
                     c("audit").remove(entry["id"])
             for read in c("reads").all():
-                if user_id in (read.get("reader_id"), read.get("author_id")):
+                if read.get("author_id") == user_id:
                     c("reads").remove(read["id"])
+                elif read.get("reader_id") == user_id:
+                    # The author keeps the record that this therapist read their note.
+                    c("reads").update(read["id"], reader_id=FORMER_MEMBER)
             # What a therapist made for a circle (the circle, invites, prompts, plans) and
             # flags they resolved stay, so the circle keeps working, no longer naming them.
             for name, field in SIGNED:

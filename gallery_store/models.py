@@ -85,6 +85,8 @@ class User(Model):
     role: str = ROLE_PARTICIPANT
     disabled: bool = False
     created_at: datetime | None = None
+    # The person's open data keys (see sealing.py), only on the signed-in person's own User.
+    keyring: Any = field(default=None, compare=False, repr=False)
 
     @property
     def is_therapist(self) -> bool:
@@ -257,6 +259,8 @@ class Reflection(Model):
     share_with_therapist: bool = False
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    # Sealed with a key that is not open (a reset without the recovery code): no text.
+    locked: bool = False
 
 
 @dataclass(frozen=True)

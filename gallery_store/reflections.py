@@ -1,8 +1,11 @@
 """Reflections and mood check-ins: a person's private journal, shared only when they choose.
 
-A reflection is private to its author. When the author shares it with therapists, the
-therapists who run (not co-facilitate) a circle the author belongs to may read it, and every
-such read is recorded so the author can see who read their note and when. Mood check-ins are
+A reflection is private to its author, and sealed: its words and feelings are encrypted
+with the author's data key (see sealing.py), which the server can open only while the
+author's browser presents its session cookie. When the author shares it with therapists, a
+readable copy of the words is kept beside the sealed one for the therapists who run (not
+co-facilitate) a circle the author belongs to; un-sharing removes the copy. Every read by a
+therapist is recorded so the author can see who read their note and when. Mood check-ins are
 a quick 1–5 before/after score; they count in a therapist's aggregates only with the person's
 consent (``set_insights_consent``). Reflection text is never written to the log.
 """
@@ -19,6 +22,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import NotFound, PermissionDenied, ValidationError
 from .models import ROLE_THERAPIST, MoodCheckin, Reflection, SavedReflection, User
 from .policy import FACILITATOR, Policy
+from .sealing import Keyring, require
+from .storage import new_id
 from .text import clean_text
 
 if TYPE_CHECKING:
@@ -55,6 +60,10 @@ REFLECTION_LIMIT = 5000
 
 NOT_FOUND = "We couldn't find that reflection. It may have been deleted."
 NOT_YOURS = "Reflections are private to the person who wrote them."
+LOCKED_NOTE = (
+    "This note is locked since your password was reset. Your recovery code can open it "
+    "(Account → Open locked notes)."
+)
 
 
 def local_date(at: datetime, timezone: str | None) -> str:
@@ -137,6 +146,7 @@ class Reflections:
         chosen = _check_feelings(feelings)
         shared = bool(share_with_therapist)
         assessment = self.studio.moderation.decide(clean)
+        keyring = require(actor.keyring if actor else None, actor.id if actor else "")
         with self.store.transaction():
             self.policy.active(actor)
             if artwork_id is not None:
@@ -148,24 +158,29 @@ class Reflections:
             circle_id = self._circle_for(actor, circle_id)
             self._check_prompt(prompt_id)
             now = self.studio.now().isoformat()
+            record_id = new_id()
             record = self.reflections.insert(
                 {
+                    "id": record_id,
                     "user_id": actor.id,
-                    "text": clean,
+                    "sealed": keyring.seal({"text": clean, "feelings": chosen}, record_id),
+                    **_shared_copy(shared, clean, chosen),
                     "artwork_id": artwork_id,
                     "prompt_id": prompt_id,
                     "circle_id": circle_id,
                     "mood_before": before,
                     "mood_after": after,
-                    "feelings": chosen,
                     "share_with_therapist": shared,
                     "created_at": now,
                     "updated_at": now,
                 }
             )
-            self._crisis_check(actor, record, assessment)
+            self._crisis_check(actor, record, clean, assessment)
             return SavedReflection.from_record(
-                record, support=self.studio.support.offer(assessment, circle_id)
+                record,
+                text=clean,
+                feelings=tuple(chosen),
+                support=self.studio.support.offer(assessment, circle_id),
             )
 
     def edit(
@@ -192,23 +207,32 @@ class Reflections:
         if feelings is not None:
             changes["feelings"] = _check_feelings(feelings)
         assessment = self.studio.moderation.decide(changes["text"]) if "text" in changes else None
+        keyring = require(actor.keyring if actor else None, actor.id if actor else "")
         with self.store.transaction():
             record = self._own(actor, reflection_id)
             if not changes:
-                return SavedReflection.from_record(record)
-            was = (record["text"], record.get("share_with_therapist", False))
+                return SavedReflection.from_record(record, **self._private(record, keyring))
+            words = self._private(record, keyring)
+            if words["locked"]:
+                raise PermissionDenied(LOCKED_NOTE)
+            was_shared = record.get("share_with_therapist", False)
+            text = changes.pop("text", words["text"])
+            feelings = changes.pop("feelings", list(words["feelings"]))
+            shared = changes.get("share_with_therapist", was_shared)
             changes["updated_at"] = self.studio.now().isoformat()
+            changes["sealed"] = keyring.seal({"text": text, "feelings": feelings}, reflection_id)
+            changes.update(_shared_copy(shared, text, feelings, clear=True))
             record = self.reflections.update(reflection_id, **changes)
-            shared = record.get("share_with_therapist", False)
+            plain = {"text": text, "feelings": tuple(feelings)}
             if not shared:
                 self._forget_excerpts(reflection_id)
-            if assessment is None and shared != was[1]:
-                assessment = self.studio.moderation.decide(record["text"])
+            if assessment is None and shared != was_shared:
+                assessment = self.studio.moderation.decide(text)
             if assessment is None:
-                return SavedReflection.from_record(record)
-            self._crisis_check(actor, record, assessment)
+                return SavedReflection.from_record(record, **plain)
+            self._crisis_check(actor, record, text, assessment)
             support = self.studio.support.offer(assessment, record.get("circle_id"))
-            return SavedReflection.from_record(record, support=support)
+            return SavedReflection.from_record(record, support=support, **plain)
 
     def delete(self, actor: User, reflection_id: str) -> None:
         """Delete your reflection for good (the record of who read it goes too)."""
@@ -246,14 +270,14 @@ class Reflections:
         if prompt_id is not None and prompt_id not in self.prompts:
             raise ValidationError("That prompt isn't in the library any more.")
 
-    def _crisis_check(self, actor: User, record: dict, assessment) -> None:
+    def _crisis_check(self, actor: User, record: dict, text: str, assessment) -> None:
         # A private note still alerts the therapists, but without its words.
         self.studio.moderation.raise_flag(
             actor,
             record["circle_id"],
             "reflection",
             record["id"],
-            record["text"],
+            text,
             assessment,
             private=not record.get("share_with_therapist", False),
         )
@@ -267,7 +291,8 @@ class Reflections:
             assert actor is not None
             if user_id == actor.id:
                 return [
-                    Reflection.from_record(r) for r in self.reflections.newest_by("user", user_id)
+                    Reflection.from_record(r, **self._private(r, actor.keyring))
+                    for r in self.reflections.newest_by("user", user_id)
                 ]
             circles = self._circles_run_for(reader, user_id)
             if not circles:
@@ -278,7 +303,7 @@ class Reflections:
                 if record.get("share_with_therapist") and record.get("circle_id") in circles
             ]
             for record in shown:
-                self._log_read(actor, record)
+                self._log_read(reader, record)
             return [Reflection.from_record(r) for r in shown]
 
     def get(self, actor: User, reflection_id: str) -> Reflection:
@@ -290,22 +315,101 @@ class Reflections:
             if record is None:
                 raise NotFound(NOT_FOUND)
             if record["user_id"] == actor.id:
-                return Reflection.from_record(record)
+                return Reflection.from_record(record, **self._private(record, actor.keyring))
             circles = self._circles_run_for(reader, record["user_id"])
             if not (record.get("share_with_therapist") and record.get("circle_id") in circles):
                 raise PermissionDenied(NOT_YOURS)
-            self._log_read(actor, record)
+            self._log_read(reader, record)
             return Reflection.from_record(record)
 
     def reads_of(self, actor: User, reflection_id: str) -> list[tuple[str, datetime]]:
         """Return who read your shared reflection and when, newest first."""
         with self.store.reading():
             self._own(actor, reflection_id)
-            seen = []
-            for read in self.reads.newest_by("subject", reflection_id):
-                reader = self.users.get(read["reader_id"])
-                name = reader["display_name"] if reader else "A former therapist"
-                seen.append((name, datetime.fromisoformat(read["at"])))
+            return [
+                self._read_entry(read) for read in self.reads.newest_by("subject", reflection_id)
+            ]
+
+    def _read_entry(self, read: dict) -> tuple[str, datetime]:
+        reader = self.users.get(read["reader_id"])
+        # The name as it was when they read it outlives their account: who read your note
+        # is your record, not theirs.
+        name = (reader or {}).get("display_name") or read.get("reader_name")
+        return name or "A former therapist", datetime.fromisoformat(read["at"])
+
+    def _private(self, record: dict, keyring: Keyring | None) -> dict:
+        """Return a note's words and feelings for its author, opened with their keys."""
+        sealed = record.get("sealed")
+        if not sealed:
+            # Written before notes were sealed; sealed at the author's next sign-in.
+            return {
+                "text": record.get("text") or "",
+                "feelings": tuple(record.get("feelings") or ()),
+                "locked": False,
+            }
+        opened = keyring.open(sealed, record["id"]) if keyring else None
+        if opened is None:
+            return {"text": "", "feelings": (), "locked": True}
+        return {
+            "text": opened.get("text", ""),
+            "feelings": tuple(opened.get("feelings") or ()),
+            "locked": False,
+        }
+
+    def seal_unsealed(self, user_id: str, keyring: Keyring) -> int:
+        """Seal a person's notes written before sealing existed (callers hold the lock)."""
+        count = 0
+        for record in list(self.reflections.by("user", user_id)):
+            if record.get("sealed"):
+                continue
+            text, feelings = record.get("text") or "", list(record.get("feelings") or [])
+            shared = bool(record.get("share_with_therapist"))
+            self.reflections.update(
+                record["id"],
+                sealed=keyring.seal({"text": text, "feelings": feelings}, record["id"]),
+                **_shared_copy(shared, text, feelings, clear=True),
+            )
+            count += 1
+        return count
+
+    def reseal(self, user_id: str, keyring: Keyring) -> int:
+        """Re-seal notes under older open keys with the current one (callers hold the lock)."""
+        count = 0
+        for record in list(self.reflections.by("user", user_id)):
+            sealed = record.get("sealed") or {}
+            if not sealed or sealed.get("key") == keyring.current:
+                continue
+            opened = keyring.open(sealed, record["id"])
+            if opened is None:
+                continue
+            self.reflections.update(record["id"], sealed=keyring.seal(opened, record["id"]))
+            count += 1
+        return count
+
+    def readable_own(self, actor: User) -> list[dict]:
+        """Return your reflections as plain records (for your own download), oldest first."""
+        with self.store.reading():
+            self.policy.active(actor)
+            rows = []
+            for record in self.reflections.by("user", actor.id):
+                words = self._private(record, actor.keyring)
+                row = {k: v for k, v in record.items() if k not in ("sealed", "seq")}
+                row.update(words, feelings=list(words["feelings"]))
+                rows.append(row)
+            return rows
+
+    def reads_of_mine(self, actor: User) -> dict[str, list[tuple[str, datetime]]]:
+        """Return who read each of your shared reflections and when, newest first."""
+        with self.store.reading():
+            self.policy.active(actor)
+            assert actor is not None
+            seen: dict[str, list[tuple[str, datetime]]] = {}
+            for record in self.reflections.by("user", actor.id):
+                entries = [
+                    self._read_entry(r) for r in self.reads.newest_by("subject", record["id"])
+                ]
+                if entries:
+                    seen[record["id"]] = entries
             return seen
 
     def _own(self, actor: User, reflection_id: str) -> dict:
@@ -328,11 +432,12 @@ class Reflections:
         }
         return {m["circle_id"] for m in self.policy.memberships.by("user", user_id)} & run
 
-    def _log_read(self, actor: User, record: dict) -> None:
+    def _log_read(self, reader: dict, record: dict) -> None:
         at = self.studio.now().isoformat()
         self.reads.insert(
             {
-                "reader_id": actor.id,
+                "reader_id": reader["id"],
+                "reader_name": reader.get("display_name", ""),
                 "subject_type": "reflection",
                 "subject_id": record["id"],
                 "author_id": record["user_id"],
@@ -342,7 +447,7 @@ class Reflections:
         )
         self.audit.insert(
             {
-                "actor_id": actor.id,
+                "actor_id": reader["id"],
                 "action": "read-reflection",
                 "subject_type": "reflection",
                 "subject_id": record["id"],
@@ -437,3 +542,10 @@ class Reflections:
 def consents(preferences: Collection, user_id: str) -> bool:
     """Say whether a person has agreed to their moods counting in group trends."""
     return any(r.get("insights_consent") is True for r in preferences.by("user", user_id))
+
+
+def _shared_copy(shared: bool, text: str, feelings: list[str], *, clear: bool = False) -> dict:
+    """Return the readable copy kept for therapists while a note is shared (else none)."""
+    if shared:
+        return {"text": text, "feelings": list(feelings)}
+    return {"text": None, "feelings": None} if clear else {}

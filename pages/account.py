@@ -47,6 +47,28 @@ def render(ctx: Context) -> None:
             else:
                 st.success("Your password is changed. Other devices have been signed out.")
 
+    locked = studio.accounts.locked_notes(ctx.user)
+    if locked:
+        with st.form("unlock_notes"):
+            st.markdown("**Open locked notes**")
+            st.caption(
+                "Notes you wrote before your password was reset stay locked until you enter "
+                "the recovery code you had then."
+            )
+            code = st.text_input("Your earlier recovery code", key="unlock_recovery_code")
+            if st.form_submit_button("Open my notes"):
+                try:
+                    opened = studio.accounts.unlock_notes(ctx.user, code)
+                except StudioError as exc:
+                    st.error(exc.message)
+                else:
+                    st.success(f"Opened {opened} note{'s' if opened != 1 else ''}.")
+    with st.expander("Recent sign-ins and resets"):
+        events = studio.accounts.account_events(ctx.user)
+        if not events:
+            st.caption("Nothing yet.")
+        for event in events[:10]:
+            st.caption(f"{event.at:%d %b %Y, %H:%M} UTC — {escape_markdown(event.describe)}")
     with st.form("join_another"):
         st.markdown("**Join another circle**")
         code = st.text_input("Invite code", key="another_circle_code")

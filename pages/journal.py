@@ -68,14 +68,33 @@ def _reflections(ctx: Context) -> None:
         else:
             st.success("Saved to your journal.")
             support_panel(saved_reflection.support)
+    reads = studio.reflections.reads_of_mine(ctx.user)
     for reflection in studio.reflections.for_user(ctx.user, ctx.user.id):
         with st.container(border=True):
             stamp = f"{reflection.created_at:%d %b %Y, %H:%M}" if reflection.created_at else ""
             shared = " · shared with your therapist" if reflection.share_with_therapist else ""
             st.caption(stamp + shared)
+            if reflection.locked:
+                st.info(
+                    "🔒 This note is locked: it was written before your password was reset "
+                    "without your recovery code. Your recovery code can open it again "
+                    "(Account → Open locked notes)."
+                )
+                if st.button("Delete", key=f"delete_reflection_{reflection.id}"):
+                    studio.reflections.delete(ctx.user, reflection.id)
+                    st.rerun()
+                continue
             show_text(reflection.text)
             if reflection.feelings:
                 st.caption("Feelings: " + ", ".join(reflection.feelings))
+            if reflection.id in reads:
+                seen = ", ".join(
+                    f"{escape_markdown(name)} ({at:%d %b %Y, %H:%M})"
+                    for name, at in reads[reflection.id]
+                )
+                st.caption(f"Read by {seen}")
+            elif reflection.share_with_therapist:
+                st.caption("Not read yet.")
             left, middle, right = st.columns(3)
             with middle.popover("Edit"):
                 new_text = st.text_area(

@@ -76,14 +76,32 @@ def _reset_form(studio: Studio) -> None:
         username = st.text_input("Your username", key="reset_username")
         code = st.text_input("Reset code", key="reset_code")
         password = st.text_input("New password", type="password", key="reset_password")
+        recovery = st.text_input(
+            "Your recovery code (if you kept it)",
+            key="reset_recovery",
+            placeholder="RC-XXXXX-XXXXX-XXXXX-XXXXX-XXXXX",
+            help=(
+                "You were given it when you joined. With it, your private notes stay open. "
+                "Without it, you start a fresh notebook: the notes you wrote before stay "
+                "locked until you find the code — nobody, not even your therapist, can open "
+                "them."
+            ),
+        )
         submitted = st.form_submit_button("Set my new password")
     if submitted:
         try:
-            studio.accounts.redeem_reset_code(username, code, password)
+            studio.accounts.redeem_reset_code(username, code, password, recovery.strip() or None)
         except StudioError as exc:
             st.error(exc.message)
             return
-        st.success("Your new password is set. You can sign in now.")
+        if recovery.strip():
+            st.success("Your new password is set and your private notes are safe. Sign in now.")
+        else:
+            st.success(
+                "Your new password is set. You can sign in now. The private notes you wrote "
+                "before stay locked; your recovery code can open them later, from your "
+                "Account page. You'll get a new recovery code when you sign in."
+            )
 
 
 def render_setup(studio: Studio) -> None:

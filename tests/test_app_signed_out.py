@@ -192,8 +192,34 @@ def test_a_reset_code_sets_a_new_password(studio, data_dir, monkeypatch, therapi
     )
     click(at, "Set my new password")
 
-    assert "Your new password is set. You can sign in now." in [s.value for s in at.success]
+    [said] = [s.value for s in at.success]
+    assert said.startswith("Your new password is set. You can sign in now.")
+    assert "stay locked" in said
     assert studio.accounts.authenticate("robin", NEW_PASSWORD).id == participant.id
+    assert not at.exception
+
+
+def test_a_reset_with_the_recovery_code_keeps_the_notes(
+    studio, data_dir, monkeypatch, therapist, participant
+):
+    studio.reflections.write(participant, "Before the reset")
+    code = studio.accounts.issue_reset_code(therapist, participant.id)
+    at = app_for(studio, data_dir, monkeypatch)
+    _fill(
+        at,
+        "reset",
+        **{
+            "Your username": "robin",
+            "Reset code": code,
+            "New password": NEW_PASSWORD,
+            "Your recovery code (if you kept it)": participant.keyring.recovery_code,
+        },
+    )
+    click(at, "Set my new password")
+
+    assert "private notes are safe" in at.success[0].value
+    me = studio.accounts.authenticate("robin", NEW_PASSWORD)
+    assert [r.text for r in studio.reflections.for_user(me, me.id)] == ["Before the reset"]
     assert not at.exception
 
 

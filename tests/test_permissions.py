@@ -204,6 +204,41 @@ GROUPS: dict[str, list[Row]] = {
             "no no no no no ok no",
         ),
         Row(
+            "accounts.account_events",
+            lambda w, a: w.s.accounts.account_events(a),
+            "no ok ok ok ok ok no",
+        ),
+        Row(
+            "accounts.reset_notice",
+            lambda w, a: w.s.accounts.reset_notice(a),
+            "no 0 0 0 0 0 no",
+        ),
+        Row(
+            "accounts.dismiss_reset_notice",
+            lambda w, a: w.s.accounts.dismiss_reset_notice(a),
+            "no ok ok ok ok ok no",
+        ),
+        Row(
+            "accounts.recovery_code_to_show",
+            lambda w, a: w.s.accounts.recovery_code_to_show(a),
+            "no ok ok ok ok ok no",
+        ),
+        Row(
+            "accounts.recovery_code_kept",
+            lambda w, a: w.s.accounts.recovery_code_kept(a),
+            "no ok ok ok ok ok no",
+        ),
+        Row(
+            "accounts.locked_notes",
+            lambda w, a: w.s.accounts.locked_notes(a),
+            "no 0 0 0 0 0 no",
+        ),
+        Row(
+            "accounts.unlock_notes",
+            lambda w, a: w.s.accounts.unlock_notes(a, "RC-AAAAA-AAAAA-AAAAA-AAAAA-AAAAA"),
+            "no 0 0 0 0 0 no",
+        ),
+        Row(
             "accounts.join_another_circle",
             lambda w, a: w.s.accounts.join_another_circle(a, w.third_code),
             "no ok ok ok ok dup no",
@@ -475,6 +510,16 @@ GROUPS: dict[str, list[Row]] = {
         ),
         Row("reflections.moods", lambda w, a: w.s.reflections.moods(a), "no ok ok ok ok ok no"),
         Row(
+            "reflections.reads_of_mine",
+            lambda w, a: w.s.reflections.reads_of_mine(a),
+            "no ok 0 0 0 0 no",
+        ),
+        Row(
+            "reflections.readable_own",
+            lambda w, a: w.s.reflections.readable_own(a),
+            "no ok ok ok ok ok no",
+        ),
+        Row(
             "reflections.mood_timeline",
             lambda w, a: w.s.reflections.mood_timeline(a),
             "no ok ok ok ok ok no",
@@ -684,6 +729,11 @@ accounts.rename                          no       ok       ok       ok       ok 
 accounts.change_password                 no       ok       ok       ok       ok       ok       no
 accounts.issue_reset_code(artist)        no       no       no       no       no       ok       no
 accounts.set_disabled(artist)            no       no       no       no       no       ok       no
+accounts.account_events                  no       ok       ok       ok       ok       ok       no
+accounts.reset_notice                    no        0        0        0        0        0       no
+accounts.dismiss_reset_notice            no       ok       ok       ok       ok       ok       no
+accounts.locked_notes                    no        0        0        0        0        0       no
+accounts.unlock_notes                    no        0        0        0        0        0       no
 accounts.join_another_circle             no       ok       ok       ok       ok      dup       no
 
 circles.create                           no       no       no       no       no       ok       no
@@ -750,6 +800,7 @@ reflections.delete(shared)               no       ok       no       no       no 
 reflections.reads_of(shared)             no       ok       no       no       no       no       no
 reflections.check_in                     no       ok       ok       ok       ok       ok       no
 reflections.moods                        no       ok       ok       ok       ok       ok       no
+reflections.readable_own                 no       ok       ok       ok       ok       ok       no
 reflections.mood_timeline                no       ok       ok       ok       ok       ok       no
 reflections.set_insights_consent         no       ok       ok       ok       ok       ok       no
 reflections.insights_consent             no       ok       ok       ok       ok       ok       no
