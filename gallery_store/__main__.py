@@ -298,6 +298,14 @@ def cmd_backup(args: argparse.Namespace) -> int:
             link.parent.mkdir(parents=True, exist_ok=True)
             link.symlink_to(source.resolve())
             images.append(link)
+        # The people's vault secrets, without which nobody's private notes open again. The
+        # rolling backups leave them out, so deleting an account shreds its notes there.
+        keys_folder = data_dir / "keys"
+        for source in sorted(keys_folder.glob("*.key")) if keys_folder.exists() else []:
+            link = staging / "keys" / source.name
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(source.resolve())
+            images.append(link)
         manifest = write_archive(
             destination,
             staging,
@@ -306,9 +314,11 @@ def cmd_backup(args: argparse.Namespace) -> int:
             includes_images=True,
         )
     image_count = sum(1 for name in manifest.files if name.startswith("images/"))
+    key_count = sum(1 for name in manifest.files if name.startswith("keys/"))
     print(
         f"Wrote {destination} ({len(manifest.files)} files: "
-        f"{len(manifest.files) - image_count} store files, {image_count} images)."
+        f"{len(manifest.files) - image_count - key_count} store files, {image_count} images, "
+        f"{key_count} people's keys). It opens private notes: keep it as safe as the server."
     )
     return 0
 

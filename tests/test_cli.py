@@ -100,6 +100,23 @@ def test_backup_then_restore_reproduces_the_studio(capsys, studio, lived_in, dat
     assert code == 0 and out.strip().endswith("healthy")
 
 
+def test_a_restored_archive_still_opens_private_notes_with_the_password(
+    capsys, studio, lived_in, participant, data_dir, tmp_path
+):
+    studio.reflections.write(participant, "Kept across a move")
+    archive = tmp_path / "studio.zip"
+    code, out, _ = run(capsys, data_dir, "backup", "--output", str(archive))
+    assert code == 0 and "people's keys" in out
+    target = tmp_path / "restored"
+    assert run(capsys, target, "restore", str(archive))[0] == 0
+    restored = open_studio(target, FAST_CONFIG)
+    try:
+        me = restored.accounts.authenticate("robin", PASSWORD)
+        assert [r.text for r in restored.reflections.for_user(me, me.id)] == ["Kept across a move"]
+    finally:
+        restored.close()
+
+
 def test_backup_without_output_goes_to_the_backups_folder(capsys, studio, lived_in, data_dir):
     code, out, _ = run(capsys, data_dir, "backup")
     assert code == 0

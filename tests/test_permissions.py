@@ -732,6 +732,8 @@ accounts.set_disabled(artist)            no       no       no       no       no 
 accounts.account_events                  no       ok       ok       ok       ok       ok       no
 accounts.reset_notice                    no        0        0        0        0        0       no
 accounts.dismiss_reset_notice            no       ok       ok       ok       ok       ok       no
+accounts.recovery_code_to_show           no       ok       ok       ok       ok       ok       no
+accounts.recovery_code_kept              no       ok       ok       ok       ok       ok       no
 accounts.locked_notes                    no        0        0        0        0        0       no
 accounts.unlock_notes                    no        0        0        0        0        0       no
 accounts.join_another_circle             no       ok       ok       ok       ok      dup       no
@@ -800,6 +802,7 @@ reflections.delete(shared)               no       ok       no       no       no 
 reflections.reads_of(shared)             no       ok       no       no       no       no       no
 reflections.check_in                     no       ok       ok       ok       ok       ok       no
 reflections.moods                        no       ok       ok       ok       ok       ok       no
+reflections.reads_of_mine                no       ok        0        0        0        0       no
 reflections.readable_own                 no       ok       ok       ok       ok       ok       no
 reflections.mood_timeline                no       ok       ok       ok       ok       ok       no
 reflections.set_insights_consent         no       ok       ok       ok       ok       ok       no
