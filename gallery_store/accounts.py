@@ -21,7 +21,7 @@ from .errors import (
 )
 from .models import ROLE_PARTICIPANT, ROLE_THERAPIST, Invite, User
 from .passwords import PasswordPolicy, code_hash, new_code, same, token_hash
-from .policy import COFACILITATOR, FACILITATOR, PARTICIPANT, Policy
+from .policy import FACILITATOR, PARTICIPANT, Policy
 from .text import clean_text
 
 if TYPE_CHECKING:
@@ -188,8 +188,7 @@ class Accounts:
                 "for a new one."
             )
         invite = Invite.from_record(records[0])
-        circle = self.store.collection("circles").get(invite.circle_id)
-        if not invite.usable(now) or circle is None or circle.get("archived"):
+        if not self.policy.invite_open(records[0], now):
             raise ValidationError(
                 "That invite code has expired or been used up. Please ask your facilitator "
                 "for a new one."
@@ -367,21 +366,15 @@ class Accounts:
             record = self.users.get(user_id)
             if record is None:
                 raise NotFound()
-            if actor.id != user_id and not self._shares_circle(actor.id, user_id):
+            if actor.id != user_id and not self.policy.shares_circle(actor.id, user_id):
                 raise NotFound()
-            if actor.id == user_id or self._shares_circle(actor.id, user_id, facilitating=True):
+            if actor.id == user_id or self.policy.shares_circle(
+                actor.id, user_id, facilitating=True
+            ):
                 return User.from_record(record)
             # Peers see the name a person shows, not their sign-in name or a pause
             # (as in Circles.members).
             return User.from_record(record, username="", disabled=False)
-
-    def _shares_circle(self, a: str, b: str, *, facilitating: bool = False) -> bool:
-        mine = {
-            m["circle_id"]
-            for m in self.memberships.by("user", a)
-            if not facilitating or m["role"] in (FACILITATOR, COFACILITATOR)
-        }
-        return any(m["circle_id"] in mine for m in self.memberships.by("user", b))
 
     def refresh(self, actor: User) -> User:
         """Return the actor's current account (after a change of name, say)."""
@@ -414,29 +407,12 @@ class Accounts:
             for session in self.sessions.by("user", actor.id):
                 self.sessions.update(session["id"], credential_version=version)
 
-    def _therapist_over(self, actor: User, user_id: str) -> dict:
-        """Require a therapist who runs a circle the person belongs to."""
-        self.policy.therapist(actor)
-        target = self.users.get(user_id)
-        if target is None:
-            raise NotFound()
-        mine = {
-            m["circle_id"]
-            for m in self.memberships.by("user", actor.id)
-            if m["role"] == FACILITATOR
-        }
-        if not any(m["circle_id"] in mine for m in self.memberships.by("user", user_id)):
-            raise PermissionDenied("That person isn't in a circle you run.")
-        if target["role"] == ROLE_THERAPIST:
-            raise PermissionDenied("Therapist accounts are looked after by the therapists.")
-        return target
-
     def issue_reset_code(self, actor: User, user_id: str) -> str:
         """Make a one-time password reset code for a participant (therapists)."""
         code = new_code(prefix="RST")
         expires = self.studio.now() + timedelta(hours=self.studio.config.reset_code_hours)
         with self.store.transaction():
-            self._therapist_over(actor, user_id)
+            self.policy.therapist_over(actor, user_id)
             self.users.update(
                 user_id, reset_hash=code_hash(code), reset_expires=expires.isoformat()
             )
@@ -474,10 +450,11 @@ class Accounts:
     def set_disabled(self, actor: User, user_id: str, disabled: bool) -> User:
         """Pause or re-enable a participant's account (therapists); pausing ends sessions."""
         with self.store.transaction():
-            self._therapist_over(actor, user_id)
+            self.policy.therapist_over(actor, user_id)
             record = self.users.update(user_id, disabled=bool(disabled))
             if disabled:
                 self._end_all_sessions(user_id)
+                self.studio.circles.end_invites_made_by(user_id)
             self._audit(actor, "disable" if disabled else "enable", user_id)
             return User.from_record(record)
 
