@@ -23,7 +23,7 @@ from .errors import (
 )
 from .models import ROLE_PARTICIPANT, ROLE_THERAPIST, Invite, User
 from .passwords import PasswordPolicy, code_hash, new_code, same, token_hash
-from .policy import COFACILITATOR, FACILITATOR, PARTICIPANT, Policy
+from .policy import FACILITATOR, PARTICIPANT, Policy
 from .sealing import Keyring, KeyVault, Sealer, Unlocked
 from .storage import new_id
 from .text import clean_text
@@ -239,8 +239,7 @@ class Accounts:
                 "for a new one."
             )
         invite = Invite.from_record(records[0])
-        circle = self.store.collection("circles").get(invite.circle_id)
-        if not invite.usable(now) or circle is None or circle.get("archived"):
+        if not self.policy.invite_open(records[0], now):
             raise ValidationError(
                 "That invite code has expired or been used up. Please ask your facilitator "
                 "for a new one."
@@ -467,21 +466,15 @@ class Accounts:
             record = self.users.get(user_id)
             if record is None:
                 raise NotFound()
-            if actor.id != user_id and not self._shares_circle(actor.id, user_id):
+            if actor.id != user_id and not self.policy.shares_circle(actor.id, user_id):
                 raise NotFound()
-            if actor.id == user_id or self._shares_circle(actor.id, user_id, facilitating=True):
+            if actor.id == user_id or self.policy.shares_circle(
+                actor.id, user_id, facilitating=True
+            ):
                 return User.from_record(record)
             # Peers see the name a person shows, not their sign-in name or a pause
             # (as in Circles.members).
             return User.from_record(record, username="", disabled=False)
-
-    def _shares_circle(self, a: str, b: str, *, facilitating: bool = False) -> bool:
-        mine = {
-            m["circle_id"]
-            for m in self.memberships.by("user", a)
-            if not facilitating or m["role"] in (FACILITATOR, COFACILITATOR)
-        }
-        return any(m["circle_id"] in mine for m in self.memberships.by("user", b))
 
     def refresh(self, actor: User) -> User:
         """Return the actor's current account (after a change of name, say)."""
@@ -524,22 +517,9 @@ class Accounts:
 
     def _therapist_over(self, actor: User, user_id: str) -> tuple[dict, list[str]]:
         """Require a therapist who runs a circle the person belongs to; return those circles."""
-        self.policy.therapist(actor)
-        target = self.users.get(user_id)
-        if target is None:
-            raise NotFound()
-        mine = {
-            m["circle_id"]
-            for m in self.memberships.by("user", actor.id)
-            if m["role"] == FACILITATOR
-        }
-        shared = [m["circle_id"] for m in self.memberships.by("user", user_id)]
-        shared = [c for c in shared if c in mine]
-        if not shared:
-            raise PermissionDenied("That person isn't in a circle you run.")
-        if target["role"] == ROLE_THERAPIST:
-            raise PermissionDenied("Therapist accounts are looked after by the therapists.")
-        return target, shared
+        target = self.policy.therapist_over(actor, user_id)
+        reader = self.policy.active(actor)
+        return target, sorted(self.policy.circles_run_for(reader, user_id))
 
     def issue_reset_code(self, actor: User, user_id: str) -> str:
         """Make a one-time password reset code for a participant (therapists).
@@ -722,6 +702,7 @@ class Accounts:
             record = self.users.update(user_id, disabled=bool(disabled))
             if disabled:
                 self._end_all_sessions(user_id)
+                self.studio.circles.end_invites_made_by(user_id)
             for circle_id in circles:
                 self._audit(actor, "disable" if disabled else "enable", user_id, circle_id)
             return User.from_record(record)

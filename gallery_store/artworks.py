@@ -31,6 +31,7 @@ WARNING_LIMIT = 120
 SENSITIVE_CHOICES = ("ask", "show", "hide")
 VARIANTS = ("thumb", "full", "blur")
 DRAFT_LIMIT = 2_000_000  # characters of canvas JSON
+WORDS = ("caption", "alt_text", "content_warning")  # kept as they are while under review
 
 
 class GalleryPage(list):
@@ -173,8 +174,6 @@ class Artworks:
 
     # -- seeing ------------------------------------------------------------------------------------
 
-    _visible_to = staticmethod(Policy.visible_to)
-
     def gallery(
         self,
         actor: User,
@@ -210,7 +209,7 @@ class Artworks:
             items: list[Artwork] = []
             has_next = False
             for record in source:
-                if not self._visible_to(record, actor.id, role):
+                if not self.policy.visible_to(record, actor.id, role):
                     continue
                 if prompt_id is not None and record.get("prompt_id") != prompt_id:
                     continue
@@ -232,24 +231,14 @@ class Artworks:
     def get(self, actor: User, artwork_id: str) -> Artwork:
         """Return one artwork the actor may see."""
         with self.store.reading():
-            return Artwork.from_record(self._readable(actor, artwork_id))
-
-    def _readable(self, actor: User, artwork_id: str) -> dict:
-        record = self.artworks.get(artwork_id)
-        if record is None:
-            self.policy.active(actor)
-            raise NotFound("We couldn't find that artwork. It may have been removed.")
-        membership = self.policy.member(actor, record["circle_id"])
-        if not self._visible_to(record, actor.id, membership["role"]):
-            raise NotFound("We couldn't find that artwork. It may have been removed.")
-        return record
+            return Artwork.from_record(self.policy.readable_artwork(actor, artwork_id))
 
     def image(self, actor: User, artwork_id: str, variant: str = "thumb") -> bytes:
         """Return the bytes of one stored copy (thumb, full or blur) of an artwork."""
         if variant not in VARIANTS:
             raise ValidationError("Unknown image size.")
         with self.store.reading():
-            record = self._readable(actor, artwork_id)
+            record = self.policy.readable_artwork(actor, artwork_id)
             name = record[f"{variant}_name"]
         return self.studio.media.read(name)
 
@@ -320,6 +309,8 @@ class Artworks:
         with self.store.transaction():
             record = self._own(actor, artwork_id)
             self.policy.writable_circle(record["circle_id"])
+            if any(changes[k] != record.get(k) for k in WORDS if k in changes):
+                self.policy.unchanged_while_reviewed(record, "artwork")
             changes["updated_at"] = self.studio.now().isoformat()
             updated = self.artworks.update(artwork_id, **changes)
             if "caption" in changes:

@@ -1,4 +1,8 @@
-"""Circles: peer groups, their invites, members and settings."""
+"""Circles: peer groups, their invites, members and settings.
+
+A co-facilitator's invites always run out (policy.py has the limits), and they end for good
+when that person is made a participant again, paused, or taken out of the circle.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,9 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import NotFound, PermissionDenied, ValidationError
-from .models import Circle, Invite, Membership, User
+from .models import ROLE_THERAPIST, Circle, Invite, Membership, User
 from .passwords import code_hash, new_code
-from .policy import COFACILITATOR, FACILITATOR, PARTICIPANT, Policy
+from .policy import COFACILITATOR, FACILITATOR, MODERATORS, PARTICIPANT, Policy
 from .support import check_region, region_for_timezone
 from .text import clean_text
 
@@ -184,8 +188,11 @@ class Circles:
         code = new_code(prefix="KC")
         now = self.studio.now()
         with self.store.transaction():
-            self.policy.facilitator(actor, circle_id, therapist_only=bool(for_therapist))
+            membership = self.policy.facilitator(
+                actor, circle_id, therapist_only=bool(for_therapist)
+            )
             self.policy.writable_circle(circle_id)
+            self.policy.check_invite_terms(membership["role"], max_uses, expires_in_days)
             self.invites_.insert(
                 {
                     "circle_id": circle_id,
@@ -199,6 +206,8 @@ class Circles:
                     "label": clean_label,
                     "for_therapist": bool(for_therapist),
                     "created_by": actor.id,
+                    # A co-facilitator's invites end with their role; a therapist's don't.
+                    "made_as": membership["role"],
                     "created_at": now.isoformat(),
                 }
             )
@@ -208,7 +217,12 @@ class Circles:
         """Return a circle's invites, newest first."""
         with self.store.reading():
             self.policy.facilitator(actor, circle_id, therapist_only=False)
-            return [Invite.from_record(r) for r in reversed(self.invites_.by("circle", circle_id))]
+            return [
+                Invite.from_record(
+                    r, revoked=r.get("revoked", False) or not self.policy.invite_maker_trusted(r)
+                )
+                for r in reversed(self.invites_.by("circle", circle_id))
+            ]
 
     def revoke_invite(self, actor: User, invite_id: str) -> Invite:
         """Stop an invite code from working."""
@@ -219,13 +233,36 @@ class Circles:
             self.policy.facilitator(actor, record["circle_id"], therapist_only=False)
             return Invite.from_record(self.invites_.update(invite_id, revoked=True))
 
+    def end_invites_made_by(self, user_id: str, circle_id: str | None = None) -> None:
+        """Revoke the open invites a co-facilitator made (in one circle, or all).
+
+        Callers check permission; a therapist's invites are left alone.
+        """
+        with self.store.transaction():
+            person = self.users.get(user_id)
+            if person is not None and person["role"] == ROLE_THERAPIST:
+                return
+            circle_ids = (
+                [circle_id]
+                if circle_id is not None
+                else [m["circle_id"] for m in self.memberships.by("user", user_id)]
+            )
+            for cid in circle_ids:
+                for invite in self.invites_.by("circle", cid):
+                    if (
+                        invite.get("created_by") == user_id
+                        and invite.get("made_as") != FACILITATOR
+                        and not invite.get("revoked")
+                    ):
+                        self.invites_.update(invite["id"], revoked=True)
+
     # -- members -------------------------------------------------------------------------------
 
     def members(self, actor: User, circle_id: str) -> list[Member]:
         """Return who is in a circle; facilitators also see usernames."""
         with self.store.reading():
             mine = self.policy.member(actor, circle_id)
-            sees_usernames = mine["role"] in (FACILITATOR, COFACILITATOR)
+            sees_usernames = mine["role"] in MODERATORS
             result = []
             for membership in self.memberships.by("circle", circle_id):
                 user = self.users.get(membership["user_id"])
@@ -255,6 +292,8 @@ class Circles:
                 raise NotFound("That person isn't in this circle.")
             if membership["role"] == FACILITATOR:
                 raise PermissionDenied("A therapist's place in a circle can't be changed here.")
+            if role == PARTICIPANT:
+                self.end_invites_made_by(user_id, circle_id)
             return Membership.from_record(self.memberships.update(membership["id"], role=role))
 
     def remove_member(self, actor: User, circle_id: str, user_id: str) -> None:
@@ -264,4 +303,5 @@ class Circles:
             membership = self.policy.membership(user_id, circle_id)
             if membership is None or membership["role"] == FACILITATOR:
                 raise NotFound("That person isn't a participant in this circle.")
+            self.end_invites_made_by(user_id, circle_id)
             self.memberships.remove(membership["id"])

@@ -53,7 +53,7 @@ class Comments:
         assessment = self.studio.moderation.decide(words)
         with self.store.transaction():
             user = self.policy.active(actor)
-            artwork = self.studio.artworks._readable(actor, artwork_id)
+            artwork = self.policy.readable_artwork(actor, artwork_id)
             self.policy.writable_circle(artwork["circle_id"])
             if not artwork.get("comments_enabled", True):
                 raise PermissionDenied("The artist has turned comments off for this piece.")
@@ -81,15 +81,13 @@ class Comments:
     def for_artwork(self, actor: User, artwork_id: str) -> list[Comment]:
         """Return the comments on an artwork the actor may see, oldest first."""
         with self.store.reading():
-            artwork = self.studio.artworks._readable(actor, artwork_id)
+            artwork = self.policy.readable_artwork(actor, artwork_id)
             role = self.policy.member(actor, artwork["circle_id"])["role"]
             return [
                 Comment.from_record(record)
                 for record in self.comments.by("artwork", artwork_id)
-                if self._visible_to(record, actor.id, role)
+                if self.policy.visible_to(record, actor.id, role)
             ]
-
-    _visible_to = staticmethod(Policy.visible_to)
 
     def _own(self, actor: User, comment_id: str) -> tuple[dict, dict]:
         """Return a comment of the actor's and its artwork, or refuse."""
@@ -101,7 +99,7 @@ class Comments:
         if artwork is None:
             raise NotFound(COMMENT_GONE)
         membership = self.policy.member(actor, artwork["circle_id"])
-        if not self._visible_to(record, actor.id, membership["role"]):
+        if not self.policy.visible_to(record, actor.id, membership["role"]):
             raise NotFound(COMMENT_GONE)
         if record["user_id"] != actor.id:
             raise PermissionDenied("Only the person who wrote a comment can change it.")
@@ -114,10 +112,7 @@ class Comments:
         with self.store.transaction():
             record, artwork = self._own(actor, comment_id)
             self.policy.writable_circle(artwork["circle_id"])
-            if record.get("status") == "hidden":
-                raise PermissionDenied(
-                    "A facilitator is looking at this comment, so it can't be changed right now."
-                )
+            self.policy.unchanged_while_reviewed(record, "comment")
             now = self.studio.now()
             posted = Comment.from_record(record).created_at
             if posted is None or now - posted > timedelta(minutes=EDIT_MINUTES):
@@ -163,7 +158,7 @@ class Reactions:
         if kind not in REACTIONS:
             raise ValidationError("Please choose one of the reactions offered.")
         with self.store.transaction():
-            artwork = self.studio.artworks._readable(actor, artwork_id)
+            artwork = self.policy.readable_artwork(actor, artwork_id)
             self.policy.writable_circle(artwork["circle_id"])
             existing = self._find(actor.id, artwork_id, kind)
             if existing is not None:
@@ -190,7 +185,7 @@ class Reactions:
     def mine(self, actor: User, artwork_id: str) -> set[str]:
         """Return the kinds of reaction the actor has given an artwork."""
         with self.store.reading():
-            self.studio.artworks._readable(actor, artwork_id)
+            self.policy.readable_artwork(actor, artwork_id)
             return {
                 record["kind"]
                 for record in self.reactions.by("user", actor.id)
@@ -200,7 +195,7 @@ class Reactions:
     def for_artist(self, actor: User, artwork_id: str) -> dict[str, list[str]]:
         """Return who reacted to the actor's own artwork, by kind (the artist only)."""
         with self.store.reading():
-            artwork = self.studio.artworks._readable(actor, artwork_id)
+            artwork = self.policy.readable_artwork(actor, artwork_id)
             if artwork["user_id"] != actor.id:
                 raise PermissionDenied("Only the artist can see who responded to their art.")
             names: dict[str, list[str]] = {}

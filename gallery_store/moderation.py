@@ -4,8 +4,10 @@ Two kinds of flag reach the queue. A *crisis* flag is raised by ``flag_if_crisis
 someone's own words suggest they may be in danger; only the therapists who run the circle see
 it. A *report* is raised by a member who asks a facilitator to look at an artwork or comment;
 the piece is hidden from the rest of the circle until a facilitator restores or removes it, and
-co-facilitators may help with those. Every facilitator action is written to the audit log with
-who, when and why.
+co-facilitators may help with those. Nobody settles a report they raised, and only a therapist
+running the circle removes a facilitator's piece; reports can't be raised in an archived circle,
+and one person has only a few waiting at a time (the rules live in ``policy.py``). Every
+facilitator action is written to the audit log with who, when and why.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from .crisis import AT_RISK, Assessment, assess
 from .crisis.detector import NOTHING
 from .errors import NotFound, PermissionDenied, ValidationError
 from .models import ROLE_THERAPIST, Artwork, AuditEntry, Flag, Notice, User, parse_time
-from .policy import COFACILITATOR, FACILITATOR, Policy
+from .policy import FACILITATOR, MODERATORS, Policy
 from .text import clean_text
 
 if TYPE_CHECKING:
@@ -92,6 +94,9 @@ class QueueItem:
     reasons: tuple[str, ...] = ()
     reporter_names: tuple[str, ...] = ()  # only therapists running the circle see who reported
     tier: int = 0  # a crisis flag's tier: 1 at risk now, 2 worried about someone
+    # What the viewer may do with an open report (a subset of ACTIONS), and if nothing, why.
+    actions: tuple[str, ...] = ()
+    waiting_for: str = ""
 
 
 class Moderation:
@@ -228,13 +233,10 @@ class Moderation:
         why = clean_text(reason, field="reason", max_length=REASON_LIMIT, required=True)
         with self.store.transaction():
             subject, circle_id, words = self._reportable(actor, subject_type, subject_id)
-            if subject["user_id"] == actor.id:
-                raise PermissionDenied(
-                    f"This is your own {NOUNS[subject_type]}, so there's nothing to report. "
-                    "You can change or delete it yourself."
-                )
-            now = self.studio.now().isoformat()
             flag = self._open_flag(subject_id, "report")
+            already = flag is not None and actor.id in flag.get("reporters", [])
+            self.policy.may_report(actor, subject_type, subject, circle_id, adds_one=not already)
+            now = self.studio.now().isoformat()
             if flag is None:
                 flag = self.flags.insert(
                     {
@@ -254,7 +256,7 @@ class Moderation:
                         "reasons": [why],
                     }
                 )
-            elif actor.id not in flag.get("reporters", []):
+            elif not already:
                 flag = self.flags.update(
                     flag["id"],
                     reporters=[*flag.get("reporters", []), actor.id],
@@ -270,16 +272,9 @@ class Moderation:
     def _reportable(self, actor: User, subject_type: str, subject_id: str) -> tuple[dict, str, str]:
         """Return a subject the actor can see, its circle and its words."""
         if subject_type == "artwork":
-            artwork = self.studio.artworks._readable(actor, subject_id)
+            artwork = self.policy.readable_artwork(actor, subject_id)
             return artwork, artwork["circle_id"], artwork.get("caption", "")
-        comment = self.comments.get(subject_id)
-        if comment is None:
-            self.policy.active(actor)
-            raise NotFound("We couldn't find that comment. It may have been removed.")
-        artwork = self.studio.artworks._readable(actor, comment["artwork_id"])
-        role = self.policy.member(actor, artwork["circle_id"])["role"]
-        if not self.studio.comments._visible_to(comment, actor.id, role):
-            raise NotFound("We couldn't find that comment. It may have been removed.")
+        comment, artwork = self.policy.readable_comment(actor, subject_id)
         return comment, artwork["circle_id"], comment.get("text", "")
 
     def _collection(self, subject_type: str):
@@ -297,7 +292,7 @@ class Moderation:
         roles = {
             m["circle_id"]: m["role"]
             for m in self.policy.memberships.by("user", actor.id)
-            if m["role"] in (FACILITATOR, COFACILITATOR)
+            if m["role"] in MODERATORS
         }
         if not roles and record["role"] != ROLE_THERAPIST:
             raise PermissionDenied("Only the circle's facilitators can do that.")
@@ -331,9 +326,9 @@ class Moderation:
                 reverse=True,
             )
             found.sort(key=lambda pair: _urgency(pair[0]))
-            return [self._item(record, role) for record, role in found]
+            return [self._item(record, role, actor.id) for record, role in found]
 
-    def _item(self, record: dict, role: str) -> QueueItem:
+    def _item(self, record: dict, role: str, viewer_id: str) -> QueueItem:
         subject_type = record["subject_type"]
         artwork_id: str | None = None
         text = ""
@@ -360,6 +355,12 @@ class Moderation:
         names: tuple[str, ...] = ()
         if role == FACILITATOR:
             names = tuple(self._name(user_id) for user_id in reporters)
+        actions: tuple[str, ...] = ()
+        waiting_for = ""
+        if record["kind"] == "report" and record["status"] == "open":
+            refusals = {a: self.policy.resolve_refusal(viewer_id, role, record, a) for a in ACTIONS}
+            actions = tuple(a for a, refusal in refusals.items() if refusal is None)
+            waiting_for = "" if actions else (refusals["restore"] or "")
         return QueueItem(
             flag=Flag.from_record(record),
             circle_id=record["circle_id"],
@@ -374,6 +375,8 @@ class Moderation:
             reasons=tuple(record.get("reasons", [])),
             reporter_names=names,
             tier=record.get("tier", AT_RISK) if record["kind"] == "crisis" else 0,
+            actions=actions,
+            waiting_for=waiting_for,
         )
 
     def _name(self, user_id: str, kept: str = "") -> str:
@@ -458,14 +461,7 @@ class Moderation:
                     "A crisis flag closes with what happened: "
                     + ", ".join(f"“{o}”" for o in CRISIS_OUTCOMES.values())
                 )
-            therapist_only = False
-            membership = self.policy.facilitator(
-                actor, record["circle_id"], therapist_only=therapist_only
-            )
-            if membership["role"] == COFACILITATOR and record["about_user_id"] == actor.id:
-                raise PermissionDenied(
-                    "This one is about you, so another facilitator needs to look at it."
-                )
+            self.policy.resolver(actor, record, action)
             subject_type = record["subject_type"]
             if action != "dismiss":
                 purge_artwork = self._apply(record, action)

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import NotFound, PermissionDenied, ValidationError
-from .models import ROLE_THERAPIST, MoodCheckin, Reflection, SavedReflection, User
-from .policy import FACILITATOR, Policy
+from .models import MoodCheckin, Reflection, SavedReflection, User
+from .policy import Policy
 from .sealing import Keyring, require
 from .storage import new_id
 from .text import clean_text
@@ -294,7 +294,7 @@ class Reflections:
                     Reflection.from_record(r, **self._private(r, actor.keyring))
                     for r in self.reflections.newest_by("user", user_id)
                 ]
-            circles = self._circles_run_for(reader, user_id)
+            circles = self.policy.circles_run_for(reader, user_id)
             if not circles:
                 raise PermissionDenied(NOT_YOURS)
             shown = [
@@ -316,7 +316,7 @@ class Reflections:
                 raise NotFound(NOT_FOUND)
             if record["user_id"] == actor.id:
                 return Reflection.from_record(record, **self._private(record, actor.keyring))
-            circles = self._circles_run_for(reader, record["user_id"])
+            circles = self.policy.circles_run_for(reader, record["user_id"])
             if not (record.get("share_with_therapist") and record.get("circle_id") in circles):
                 raise PermissionDenied(NOT_YOURS)
             self._log_read(reader, record)
@@ -420,17 +420,6 @@ class Reflections:
         if record["user_id"] != actor.id:
             raise PermissionDenied(NOT_YOURS)
         return record
-
-    def _circles_run_for(self, reader: dict, user_id: str) -> set[str]:
-        """Return the circles the reader runs as therapist that the person belongs to."""
-        if reader["role"] != ROLE_THERAPIST:
-            return set()
-        run = {
-            m["circle_id"]
-            for m in self.policy.memberships.by("user", reader["id"])
-            if m["role"] == FACILITATOR
-        }
-        return {m["circle_id"] for m in self.policy.memberships.by("user", user_id)} & run
 
     def _log_read(self, reader: dict, record: dict) -> None:
         at = self.studio.now().isoformat()

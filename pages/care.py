@@ -108,10 +108,14 @@ def _item(ctx: Context, item: QueueItem) -> None:
         if flag.kind == "crisis":
             _close_crisis(ctx, item)
             return
+        if not item.actions:
+            if item.waiting_for:
+                st.caption(item.waiting_for)  # our words, not a member's
+            return
         with st.form(f"resolve_{flag.id}"):
             action = st.radio(
                 "What would you like to do?",
-                list(ACTIONS),
+                list(item.actions),
                 format_func=ACTIONS.get,
                 horizontal=True,
             )

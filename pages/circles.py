@@ -5,7 +5,13 @@ from __future__ import annotations
 import streamlit as st
 
 from gallery_store import StudioError
-from gallery_store.policy import COFACILITATOR, FACILITATOR, PARTICIPANT
+from gallery_store.policy import (
+    COFACILITATOR,
+    FACILITATOR,
+    INVITE_MAX_DAYS,
+    INVITE_MAX_USES,
+    PARTICIPANT,
+)
 from gallery_store.support import REGIONS
 from gallery_store.text import escape_markdown
 from prompts import THEME_TITLES
@@ -70,8 +76,12 @@ def _invites(ctx: Context, circle_id: str) -> None:
     st.subheader("Invites")
     with st.form("invite"):
         label = st.text_input("Note to yourself (optional)", placeholder="For Maria")
-        uses = st.number_input("How many people can use it", min_value=1, max_value=100, value=1)
-        days = st.number_input("Days until it expires", min_value=1, max_value=90, value=14)
+        uses = st.number_input(
+            "How many people can use it", min_value=1, max_value=INVITE_MAX_USES, value=1
+        )
+        days = st.number_input(
+            "Days until it expires", min_value=1, max_value=INVITE_MAX_DAYS, value=14
+        )
         for_therapist = (
             st.toggle(
                 "This code is for a fellow therapist",

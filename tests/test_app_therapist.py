@@ -319,6 +319,23 @@ def test_a_reported_artwork_can_be_restored(
     assert not at.exception
 
 
+def test_the_care_queue_offers_only_what_this_facilitator_may_do(
+    studio, data_dir, monkeypatch, therapist, circle, participant, peer
+):
+    kit = join(studio, therapist, circle, "kit", "Kit")
+    studio.circles.set_role(therapist, circle.id, kit.id, COFACILITATOR)
+    own = share_art(studio, participant, circle, caption="Storm")
+    studio.moderation.report(kit, "artwork", own.id, "Worrying")
+    tess = share_art(studio, therapist, circle, caption="An example")
+    studio.moderation.report(peer, "artwork", tess.id, "Unsettling")
+    at = app_for(studio, data_dir, monkeypatch, user=kit, page="care")
+
+    assert "You raised this report, so another facilitator needs to look at it." in all_text(at)
+    [form] = [f for f in at.get("form") if f.proto.form.form_id.startswith("resolve_")]
+    assert form.radio[0].options == ["Restore it", "Keep it hidden", "Close without change"]
+    assert not at.exception
+
+
 def test_a_note_to_the_person_reaches_them(
     studio, data_dir, monkeypatch, therapist, circle, participant, peer
 ):

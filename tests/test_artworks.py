@@ -281,6 +281,38 @@ def test_only_the_artist_can_edit(studio, therapist, participant, peer):
     assert studio.artworks.get(peer, artwork.id).caption == "After"
 
 
+@pytest.mark.parametrize(
+    "words",
+    [{"caption": "Nothing to see"}, {"alt_text": "A blank square"}, {"content_warning": "None"}],
+)
+def test_art_hidden_for_review_keeps_its_words(studio, therapist, participant, peer, words):
+    """Regression: an artist could rewrite a reported caption before a facilitator read it."""
+    artwork = share(studio, participant, caption="Before", content_warning="Dark themes")
+    studio.moderation.report(peer, "artwork", artwork.id, "Please check this")
+    with pytest.raises(PermissionDenied, match="A facilitator is looking at this artwork"):
+        studio.artworks.edit(participant, artwork.id, **words)
+    kept = studio.artworks.get(therapist, artwork.id)
+    assert (kept.caption, kept.alt_text, kept.content_warning) == (
+        "Before",
+        "A warm orange square",
+        "Dark themes",
+    )
+    # Settings still change, even with the words sent again unchanged (as the edit form does).
+    edited = studio.artworks.edit(
+        participant,
+        artwork.id,
+        caption="Before",
+        alt_text="A warm orange square",
+        content_warning="Dark themes",
+        comments_enabled=False,
+    )
+    assert not edited.comments_enabled
+    # Once a facilitator has restored it, the artist can change it again.
+    [item] = studio.moderation.queue(therapist)
+    studio.moderation.resolve(therapist, item.flag.id, "restore", "It's fine")
+    studio.artworks.edit(participant, artwork.id, **words)
+
+
 def test_regression_an_edited_artwork_keeps_its_place_in_the_gallery(
     studio, participant, peer, clock
 ):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gallery_store.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from gallery_store.policy import INVITE_MAX_DAYS, INVITE_MAX_USES
 
 from .conftest import PASSWORD, join, make_image
 
@@ -119,6 +120,107 @@ def test_a_cofacilitator_can_invite_list_and_revoke(studio, therapist, circle, c
     )
     with pytest.raises(ValidationError):
         studio.accounts.join(spare, "sam", PASSWORD, "Sam")
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"max_uses": None},
+        {"expires_in_days": None},
+        {"max_uses": None, "expires_in_days": None},
+        {"max_uses": INVITE_MAX_USES + 1},
+        {"expires_in_days": INVITE_MAX_DAYS + 1},
+    ],
+)
+def test_a_cofacilitator_cannot_make_an_invite_that_never_runs_out(
+    studio, therapist, circle, cofacilitator, settings
+):
+    """Regression: the invite form capped uses and days, but the service let anything through."""
+    before = studio.circles.invites(therapist, circle.id)
+    with pytest.raises(PermissionDenied, match="only a therapist"):
+        studio.circles.invite(cofacilitator, circle.id, **settings)
+    assert studio.circles.invites(therapist, circle.id) == before
+    # The form's own limits are fine, and a therapist may still make an open invite.
+    studio.circles.invite(
+        cofacilitator, circle.id, max_uses=INVITE_MAX_USES, expires_in_days=INVITE_MAX_DAYS
+    )
+    studio.circles.invite(therapist, circle.id, **settings)
+
+
+def _cofacilitators_code(studio, therapist, circle, cofacilitator) -> str:
+    code = studio.circles.invite(cofacilitator, circle.id, max_uses=5, label="Kit's")
+    studio.accounts.join(code, "robin", PASSWORD, "Robin")
+    return code
+
+
+def _assert_ended(studio, therapist, circle, code) -> None:
+    with pytest.raises(ValidationError, match="expired or been used up"):
+        studio.accounts.join(code, "sam", PASSWORD, "Sam")
+    [kits] = [i for i in studio.circles.invites(therapist, circle.id) if i.label == "Kit's"]
+    assert kits.revoked and not kits.usable(studio.now())
+
+
+def test_a_cofacilitators_invites_end_when_they_are_made_a_participant(
+    studio, therapist, circle, cofacilitator
+):
+    """Regression: a demoted co-facilitator's invite codes kept letting people in."""
+    code = _cofacilitators_code(studio, therapist, circle, cofacilitator)
+    theirs = studio.circles.invite(therapist, circle.id, max_uses=None)
+    studio.circles.set_role(therapist, circle.id, cofacilitator.id, "participant")
+    _assert_ended(studio, therapist, circle, code)
+    # Promoting them again doesn't bring old codes back; the therapist's still work.
+    studio.circles.set_role(therapist, circle.id, cofacilitator.id, "cofacilitator")
+    _assert_ended(studio, therapist, circle, code)
+    studio.accounts.join(theirs, "ash", PASSWORD, "Ash")
+
+
+def test_a_cofacilitators_invites_end_when_their_account_is_paused(
+    studio, therapist, circle, cofacilitator
+):
+    """Regression: a paused co-facilitator's invite codes kept letting people in."""
+    code = _cofacilitators_code(studio, therapist, circle, cofacilitator)
+    studio.accounts.set_disabled(therapist, cofacilitator.id, True)
+    _assert_ended(studio, therapist, circle, code)
+    studio.accounts.set_disabled(therapist, cofacilitator.id, False)
+    _assert_ended(studio, therapist, circle, code)
+
+
+def test_a_cofacilitators_invites_end_when_they_leave_the_circle(
+    studio, therapist, circle, cofacilitator
+):
+    """Regression: a removed co-facilitator's invite codes kept letting people in."""
+    code = _cofacilitators_code(studio, therapist, circle, cofacilitator)
+    studio.circles.remove_member(therapist, circle.id, cofacilitator.id)
+    _assert_ended(studio, therapist, circle, code)
+
+
+def test_a_deleted_cofacilitators_invites_end_but_a_therapists_keep_working(
+    studio, therapist, circle, cofacilitator
+):
+    code = _cofacilitators_code(studio, therapist, circle, cofacilitator)
+    second = studio.accounts.join(
+        studio.circles.invite(therapist, circle.id, for_therapist=True), "ruth", PASSWORD, "Ruth"
+    )
+    seconds = studio.circles.invite(second, circle.id, max_uses=None)
+    studio.exports.delete_account(cofacilitator, PASSWORD)
+    studio.exports.delete_account(second, PASSWORD)
+    _assert_ended(studio, therapist, circle, code)
+    studio.accounts.join(seconds, "ash", PASSWORD, "Ash")
+
+
+def test_an_invite_from_before_makers_were_recorded_ends_with_its_cofacilitator(
+    studio, therapist, circle, cofacilitator
+):
+    """Invites made before this rule don't say who made them as what; the maker's account does."""
+    code = _cofacilitators_code(studio, therapist, circle, cofacilitator)
+    invites = studio.store.collection("invites")
+    with studio.store.transaction():
+        for record in invites.all():
+            invites.update(record["id"], made_as=None)
+        # As an older version would have left it: demoted, the invite not revoked.
+        membership = studio.store.collection("memberships").find(user_id=cofacilitator.id)[0]
+        studio.store.collection("memberships").update(membership["id"], role="participant")
+    _assert_ended(studio, therapist, circle, code)
 
 
 # -- members and roles ----------------------------------------------------------------------------

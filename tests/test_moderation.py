@@ -9,7 +9,8 @@ import pytest
 
 from gallery_store import moderation as moderation_module
 from gallery_store.errors import NotFound, PermissionDenied, ValidationError
-from gallery_store.moderation import Notice, QueueItem
+from gallery_store.moderation import ACTIONS, Notice, QueueItem
+from gallery_store.policy import OPEN_REPORT_LIMIT
 
 from .conftest import join, make_image
 
@@ -211,6 +212,40 @@ def test_reporting_what_you_cannot_see_is_not_found(studio, artwork, peer, thera
         studio.moderation.report(peer, "comment", "no-such-comment", "Rude")
 
 
+def test_reporting_in_an_archived_circle_is_refused(studio, artwork, peer, therapist, circle):
+    """Regression: a report still hid art in a circle archived as read-only."""
+    studio.circles.archive(therapist, circle.id)
+    for person in (peer, therapist):
+        with pytest.raises(PermissionDenied, match="archived"):
+            studio.moderation.report(person, "artwork", artwork.id, "Upsetting")
+    assert artwork.id in gallery_ids(studio, peer, circle)
+    assert studio.moderation.queue(therapist) == []
+
+
+def test_one_person_has_only_a_few_reports_waiting_at_a_time(
+    studio, participant, peer, therapist, circle
+):
+    """Regression: one person could report every piece in a circle and so hide the gallery."""
+    pieces = [
+        studio.artworks.share(participant, make_image(), alt_text=f"Piece {n}")
+        for n in range(OPEN_REPORT_LIMIT + 1)
+    ]
+    flags = [
+        studio.moderation.report(peer, "artwork", piece.id, "Please look")
+        for piece in pieces[:OPEN_REPORT_LIMIT]
+    ]
+    with pytest.raises(PermissionDenied, match="Thank you for looking out") as refused:
+        studio.moderation.report(peer, "artwork", pieces[-1].id, "And this")
+    assert f"{OPEN_REPORT_LIMIT} reports waiting" in refused.value.message
+    assert pieces[-1].id in gallery_ids(studio, peer, circle)
+    # Once a facilitator has looked at one, there is room for another.
+    studio.moderation.resolve(therapist, flags[0].id, "restore", "It's fine")
+    studio.moderation.report(peer, "artwork", pieces[-1].id, "And this")
+    # The limit is each person's own: others can still ask for help.
+    third = join(studio, therapist, circle, "ash", "Ash")
+    studio.moderation.report(third, "artwork", pieces[0].id, "Me too")
+
+
 def test_second_report_joins_the_open_flag(studio, artwork, participant, peer, therapist, circle):
     comment = studio.comments.post(participant, artwork.id, "A comment by the artist")
     third = join(studio, therapist, circle, "ash", "Ash")
@@ -404,6 +439,69 @@ def test_cofacilitator_cannot_resolve_a_report_about_themselves(
     with pytest.raises(PermissionDenied, match="about you"):
         studio.moderation.resolve(cofacilitator, flag.id, "restore", "Fine")
     studio.moderation.resolve(therapist, flag.id, "restore", "Fine")
+
+
+def test_a_cofacilitator_cannot_delete_art_by_reporting_it_and_resolving_their_report(
+    studio, artwork, participant, therapist, cofacilitator, circle
+):
+    """Regression: a co-facilitator could delete anyone's art by reporting it, then removing it."""
+    flag = studio.moderation.report(cofacilitator, "artwork", artwork.id, "I don't like it")
+    for action in ACTIONS:
+        with pytest.raises(PermissionDenied, match="You raised this report"):
+            studio.moderation.resolve(cofacilitator, flag.id, action, "Because")
+    assert studio.artworks.get(participant, artwork.id).status == "hidden"
+    assert set(artwork.media_names) <= studio.media.all_names()
+    [item] = studio.moderation.queue(cofacilitator)
+    assert item.actions == () and "You raised this report" in item.waiting_for
+    # Someone else looks at it.
+    studio.moderation.resolve(therapist, flag.id, "restore", "It's fine")
+    assert artwork.id in gallery_ids(studio, participant, circle)
+
+
+def test_a_therapist_does_not_resolve_their_own_report_either(
+    studio, artwork, participant, therapist, cofacilitator
+):
+    flag = studio.moderation.report(therapist, "artwork", artwork.id, "Worrying")
+    with pytest.raises(PermissionDenied, match="You raised this report"):
+        studio.moderation.resolve(therapist, flag.id, "remove", "Because")
+    [item] = studio.moderation.queue(therapist)
+    assert item.actions == ()
+    studio.moderation.resolve(cofacilitator, flag.id, "remove", "Not for this circle")
+    assert studio.store.collection("artworks").get(artwork.id) is None
+
+
+def test_removing_a_facilitators_art_or_words_needs_a_therapist(
+    studio, artwork, participant, peer, therapist, cofacilitator, circle
+):
+    """Regression: a co-facilitator could remove the therapist's or a co-facilitator's art."""
+    jo = join(studio, therapist, circle, "joan", "Jo")
+    studio.circles.set_role(therapist, circle.id, jo.id, "cofacilitator")
+    therapists_art = studio.artworks.share(therapist, make_image(), alt_text="A demo")
+    jos_art = studio.artworks.share(jo, make_image(), alt_text="A sketch")
+    jos_words = studio.comments.post(jo, artwork.id, "I notice the corridor")
+    flags = [
+        studio.moderation.report(peer, "artwork", therapists_art.id, "Upsetting"),
+        studio.moderation.report(peer, "artwork", jos_art.id, "Upsetting"),
+        studio.moderation.report(peer, "comment", jos_words.id, "Unkind"),
+    ]
+    for flag in flags:
+        with pytest.raises(PermissionDenied, match="only a therapist running the circle"):
+            studio.moderation.resolve(cofacilitator, flag.id, "remove", "Not kind")
+    queue = {item.flag.id: item for item in studio.moderation.queue(cofacilitator)}
+    for flag in flags:
+        assert queue[flag.id].actions == ("restore", "hide", "dismiss")
+    assert studio.store.collection("artworks").get(jos_art.id) is not None
+    assert studio.store.collection("comments").get(jos_words.id)["status"] == "hidden"
+    # They can still keep it hidden, and the therapist can remove it.
+    studio.moderation.resolve(cofacilitator, flags[0].id, "hide", "Until Tess is back")
+    studio.moderation.resolve(therapist, flags[1].id, "remove", "Not for this circle")
+    studio.moderation.resolve(therapist, flags[2].id, "remove", "Unkind")
+    assert studio.store.collection("artworks").get(jos_art.id) is None
+    assert studio.store.collection("comments").get(jos_words.id)["status"] == "removed"
+    # A participant's piece is still theirs to remove.
+    flag = studio.moderation.report(peer, "artwork", artwork.id, "Upsetting")
+    assert studio.moderation.queue(cofacilitator)[0].actions == ACTIONS
+    studio.moderation.resolve(cofacilitator, flag.id, "remove", "Graphic")
 
 
 def test_participants_and_outsiders_cannot_resolve(studio, artwork, participant, peer, outsider):

@@ -5,9 +5,16 @@ and a paused participant; an outsider in another circle; an artwork with comment
 a report, shared and private reflections, a plan entry, a draft...). Each case gets its own copy
 of that world's data folder, so a call that changes something never affects another case.
 
+The world also holds what the moderation rules need: a second co-facilitator, art by the
+therapist and by that co-facilitator under report, reports raised by the therapist and by the
+co-facilitator themselves, an artwork hidden for review, an artist with as many reports waiting
+as anyone may have, an archived circle, and invite codes from co-facilitators who were since
+made participants again, paused, or taken out of their circle.
+
 Outcomes: ``ok`` allowed; ``no`` PermissionDenied; ``nf`` NotFound; ``0`` allowed but nothing
-to show (None, 0 or empty); ``dup`` Conflict. A denied call must also leave the data folder
-exactly as it was. Run with ``-s`` to print the matrix.
+to show (None, 0 or empty); ``dup`` Conflict; ``bad`` ValidationError (the code no longer
+works). A denied call must also leave the data folder exactly as it was. Run with ``-s`` to
+print the matrix.
 """
 
 from __future__ import annotations
@@ -25,14 +32,15 @@ from types import SimpleNamespace
 import pytest
 
 from gallery_store import open_studio
-from gallery_store.errors import Conflict, NotFound, PermissionDenied
+from gallery_store.errors import Conflict, NotFound, PermissionDenied, ValidationError
+from gallery_store.policy import OPEN_REPORT_LIMIT
 
 from .conftest import FAST_CONFIG, PASSWORD, Clock, join, make_image
 
 ACTORS = ("anonymous", "artist", "peer", "outsider", "cofacilitator", "therapist", "paused")
 HEADINGS = ("anon", "artist", "peer", "outsider", "cofac", "therap.", "paused")
-OUTCOMES = {"ok", "no", "nf", "0", "dup"}
-ERRORS = {"no": PermissionDenied, "nf": NotFound, "dup": Conflict}
+OUTCOMES = {"ok", "no", "nf", "0", "dup", "bad"}
+ERRORS = {"no": PermissionDenied, "nf": NotFound, "dup": Conflict, "bad": ValidationError}
 
 NEW_PASSWORD = "a slow tide over pebbles"
 DECK = """
@@ -116,8 +124,64 @@ def build_world(data_dir: Path) -> SimpleNamespace:
         w.invite_id = s.circles.invites(w.therapist, w.circle.id)[0].id
         w.third_code = s.circles.invite(w.therapist, w.third_circle.id, max_uses=None)
 
+        add_moderation_world(s, w)
+        add_ended_invites(s, w)
+
         s.accounts.set_disabled(w.therapist, w.paused.id, True)
     return w
+
+
+def add_moderation_world(s, w: SimpleNamespace) -> None:
+    """Add the pieces and reports the rules on reporting and resolving need."""
+
+    def art(person, caption: str, circle=None):
+        return s.artworks.share(
+            person,
+            make_image(),
+            caption=caption,
+            alt_text="A shape",
+            circle_id=(circle or w.circle).id,
+        )
+
+    w.cofacilitator2 = join(s, w.therapist, w.circle, "joan", "Jo")
+    s.circles.set_role(w.therapist, w.circle.id, w.cofacilitator2.id, "cofacilitator")
+    w.therapist_art = art(w.therapist, "An example piece")
+    w.therapist_art_flag = s.moderation.report(w.peer, "artwork", w.therapist_art.id, "Hmm")
+    w.cofac2_art = art(w.cofacilitator2, "A sketch")
+    w.cofac2_art_flag = s.moderation.report(w.peer, "artwork", w.cofac2_art.id, "Hmm")
+    peer_art = art(w.peer, "A storm")
+    w.therapists_report = s.moderation.report(w.therapist, "artwork", peer_art.id, "Checking")
+    peer_art2 = art(w.peer, "Another storm")
+    w.cofacs_report = s.moderation.report(w.cofacilitator, "artwork", peer_art2.id, "Checking")
+    w.hidden_art = art(w.artist, "Under review")
+    s.moderation.report(w.peer, "artwork", w.hidden_art.id, "Please look")
+    # The artist has as many reports waiting as anyone may.
+    for n in range(OPEN_REPORT_LIMIT):
+        sketch = art(w.cofacilitator2, f"Sketch {n}")
+        s.moderation.report(w.artist, "artwork", sketch.id, "Please look")
+
+    w.archived_circle = s.circles.create(w.therapist, "Last spring")
+    code = s.circles.invite(w.therapist, w.archived_circle.id, max_uses=None)
+    for person in (w.artist, w.peer, w.cofacilitator):
+        s.accounts.join_another_circle(person, code)
+    s.circles.set_role(w.therapist, w.archived_circle.id, w.cofacilitator.id, "cofacilitator")
+    w.archived_art = art(w.artist, "From the spring", w.archived_circle)
+    s.circles.archive(w.therapist, w.archived_circle.id)
+
+
+def add_ended_invites(s, w: SimpleNamespace) -> None:
+    """Give co-facilitators of the third circle invites, then end their roles there."""
+    codes = {}
+    for username, name in (("mira", "Mira"), ("nour", "Nour"), ("omar", "Omar")):
+        person = join(s, w.therapist, w.third_circle, username, name)
+        s.circles.set_role(w.therapist, w.third_circle.id, person.id, "cofacilitator")
+        codes[username] = (person, s.circles.invite(person, w.third_circle.id, max_uses=10))
+    mira, w.demoted_code = codes["mira"]
+    nour, w.paused_cofac_code = codes["nour"]
+    omar, w.removed_code = codes["omar"]
+    s.circles.set_role(w.therapist, w.third_circle.id, mira.id, "participant")
+    s.accounts.set_disabled(w.therapist, nour.id, True)
+    s.circles.remove_member(w.therapist, w.third_circle.id, omar.id)
 
 
 @pytest.fixture(scope="module")
@@ -243,6 +307,22 @@ GROUPS: dict[str, list[Row]] = {
             lambda w, a: w.s.accounts.join_another_circle(a, w.third_code),
             "no ok ok ok ok dup no",
         ),
+        # Codes a co-facilitator made before being demoted, paused or removed: they've ended.
+        Row(
+            "accounts.join_another_circle(demote)",
+            lambda w, a: w.s.accounts.join_another_circle(a, w.demoted_code),
+            "no bad bad bad bad bad no",
+        ),
+        Row(
+            "accounts.join_another_circle(pause)",
+            lambda w, a: w.s.accounts.join_another_circle(a, w.paused_cofac_code),
+            "no bad bad bad bad bad no",
+        ),
+        Row(
+            "accounts.join_another_circle(remove)",
+            lambda w, a: w.s.accounts.join_another_circle(a, w.removed_code),
+            "no bad bad bad bad bad no",
+        ),
     ],
     "circles": [
         Row(
@@ -272,6 +352,16 @@ GROUPS: dict[str, list[Row]] = {
             "circles.invite",
             lambda w, a: w.s.circles.invite(a, w.circle.id),
             "no no no no ok ok no",
+        ),
+        Row(
+            "circles.invite(unlimited uses)",
+            lambda w, a: w.s.circles.invite(a, w.circle.id, max_uses=None),
+            "no no no no no ok no",
+        ),
+        Row(
+            "circles.invite(never expires)",
+            lambda w, a: w.s.circles.invite(a, w.circle.id, expires_in_days=None),
+            "no no no no no ok no",
         ),
         Row(
             "circles.invites",
@@ -401,6 +491,26 @@ GROUPS: dict[str, list[Row]] = {
         Row(
             "artworks.edit",
             lambda w, a: w.s.artworks.edit(a, w.artwork.id, caption="Dawn"),
+            "no ok no no no no no",
+        ),
+        Row(
+            "artworks.edit(hidden: caption)",
+            lambda w, a: w.s.artworks.edit(a, w.hidden_art.id, caption="Nothing to see"),
+            "no no no no no no no",
+        ),
+        Row(
+            "artworks.edit(hidden: alt text)",
+            lambda w, a: w.s.artworks.edit(a, w.hidden_art.id, alt_text="A blank square"),
+            "no no no no no no no",
+        ),
+        Row(
+            "artworks.edit(hidden: warning)",
+            lambda w, a: w.s.artworks.edit(a, w.hidden_art.id, content_warning="None"),
+            "no no no no no no no",
+        ),
+        Row(
+            "artworks.edit(hidden: comments off)",
+            lambda w, a: w.s.artworks.edit(a, w.hidden_art.id, comments_enabled=False),
             "no ok no no no no no",
         ),
         Row(
@@ -542,6 +652,16 @@ GROUPS: dict[str, list[Row]] = {
             "no no ok no ok ok no",
         ),
         Row(
+            "moderation.report(archived circle)",
+            lambda w, a: w.s.moderation.report(a, "artwork", w.archived_art.id, "Please look"),
+            "no no no no no no no",
+        ),
+        Row(
+            "moderation.report(beyond the limit)",
+            lambda w, a: w.s.moderation.report(a, "comment", w.peer_comment.id, "Please look"),
+            "no no no no ok ok no",
+        ),
+        Row(
             "moderation.queue(circle)",
             lambda w, a: w.s.moderation.queue(a, w.circle.id),
             "no no no no ok ok no",
@@ -551,6 +671,33 @@ GROUPS: dict[str, list[Row]] = {
             "moderation.resolve(report)",
             lambda w, a: w.s.moderation.resolve(a, w.flag.id, "restore", "It's kind"),
             "no no no no ok ok no",
+        ),
+        # Nobody settles a report they raised; only a therapist removes a facilitator's art
+        # (the co-facilitator's is the second one's, Jo's, so not a report about themselves).
+        Row(
+            "moderation.resolve(own, cofac)",
+            lambda w, a: w.s.moderation.resolve(a, w.cofacs_report.id, "remove", "Mine"),
+            "no no no no no ok no",
+        ),
+        Row(
+            "moderation.resolve(own, therap.)",
+            lambda w, a: w.s.moderation.resolve(a, w.therapists_report.id, "restore", "Mine"),
+            "no no no no ok no no",
+        ),
+        Row(
+            "moderation.resolve(remove therap.)",
+            lambda w, a: w.s.moderation.resolve(a, w.therapist_art_flag.id, "remove", "Graphic"),
+            "no no no no no ok no",
+        ),
+        Row(
+            "moderation.resolve(hide therap.)",
+            lambda w, a: w.s.moderation.resolve(a, w.therapist_art_flag.id, "hide", "For now"),
+            "no no no no ok ok no",
+        ),
+        Row(
+            "moderation.resolve(remove cofac)",
+            lambda w, a: w.s.moderation.resolve(a, w.cofac2_art_flag.id, "remove", "Graphic"),
+            "no no no no no ok no",
         ),
         Row(
             "moderation.close_crisis",
@@ -720,116 +867,133 @@ def test_the_matrix_note_at_the_end_of_this_file_is_current():
 
 # The matrix as a table (kept current by the test above; -s prints it too).
 # ok allowed · no PermissionDenied · nf NotFound · 0 allowed, nothing to show · dup Conflict
+# bad ValidationError
 MATRIX = """
-call                                   anon   artist     peer outsider    cofac  therap.   paused
--------------------------------------------------------------------------------------------------
-accounts.get(artist)                     no       ok       ok       nf       ok       ok       no
-accounts.refresh                         no       ok       ok       ok       ok       ok       no
-accounts.rename                          no       ok       ok       ok       ok       ok       no
-accounts.change_password                 no       ok       ok       ok       ok       ok       no
-accounts.issue_reset_code(artist)        no       no       no       no       no       ok       no
-accounts.set_disabled(artist)            no       no       no       no       no       ok       no
-accounts.account_events                  no       ok       ok       ok       ok       ok       no
-accounts.reset_notice                    no        0        0        0        0        0       no
-accounts.dismiss_reset_notice            no       ok       ok       ok       ok       ok       no
-accounts.recovery_code_to_show           no       ok       ok       ok       ok       ok       no
-accounts.recovery_code_kept              no       ok       ok       ok       ok       ok       no
-accounts.locked_notes                    no        0        0        0        0        0       no
-accounts.unlock_notes                    no        0        0        0        0        0       no
-accounts.join_another_circle             no       ok       ok       ok       ok      dup       no
+call                                      anon   artist     peer outsider    cofac  therap.   paused
+----------------------------------------------------------------------------------------------------
+accounts.get(artist)                        no       ok       ok       nf       ok       ok       no
+accounts.refresh                            no       ok       ok       ok       ok       ok       no
+accounts.rename                             no       ok       ok       ok       ok       ok       no
+accounts.change_password                    no       ok       ok       ok       ok       ok       no
+accounts.issue_reset_code(artist)           no       no       no       no       no       ok       no
+accounts.set_disabled(artist)               no       no       no       no       no       ok       no
+accounts.account_events                     no       ok       ok       ok       ok       ok       no
+accounts.reset_notice                       no        0        0        0        0        0       no
+accounts.dismiss_reset_notice               no       ok       ok       ok       ok       ok       no
+accounts.recovery_code_to_show              no       ok       ok       ok       ok       ok       no
+accounts.recovery_code_kept                 no       ok       ok       ok       ok       ok       no
+accounts.locked_notes                       no        0        0        0        0        0       no
+accounts.unlock_notes                       no        0        0        0        0        0       no
+accounts.join_another_circle                no       ok       ok       ok       ok      dup       no
+accounts.join_another_circle(demote)        no      bad      bad      bad      bad      bad       no
+accounts.join_another_circle(pause)         no      bad      bad      bad      bad      bad       no
+accounts.join_another_circle(remove)        no      bad      bad      bad      bad      bad       no
 
-circles.create                           no       no       no       no       no       ok       no
-circles.get                              no       ok       ok       no       ok       ok       no
-circles.for_user                         no       ok       ok       ok       ok       ok       no
-circles.membership                       no       ok       ok       no       ok       ok       no
-circles.facilitated                      no        0        0        0       ok       ok       no
-circles.update                           no       no       no       no       no       ok       no
-circles.archive                          no       no       no       no       no       ok       no
-circles.invite                           no       no       no       no       ok       ok       no
-circles.invites                          no       no       no       no       ok       ok       no
-circles.revoke_invite                    no       no       no       no       ok       ok       no
-circles.members                          no       ok       ok       no       ok       ok       no
-circles.set_role(peer)                   no       no       no       no       no       ok       no
-circles.remove_member(peer)              no       no       no       no       no       ok       no
+circles.create                              no       no       no       no       no       ok       no
+circles.get                                 no       ok       ok       no       ok       ok       no
+circles.for_user                            no       ok       ok       ok       ok       ok       no
+circles.membership                          no       ok       ok       no       ok       ok       no
+circles.facilitated                         no        0        0        0       ok       ok       no
+circles.update                              no       no       no       no       no       ok       no
+circles.archive                             no       no       no       no       no       ok       no
+circles.invite                              no       no       no       no       ok       ok       no
+circles.invite(unlimited uses)              no       no       no       no       no       ok       no
+circles.invite(never expires)               no       no       no       no       no       ok       no
+circles.invites                             no       no       no       no       ok       ok       no
+circles.revoke_invite                       no       no       no       no       ok       ok       no
+circles.members                             no       ok       ok       no       ok       ok       no
+circles.set_role(peer)                      no       no       no       no       no       ok       no
+circles.remove_member(peer)                 no       no       no       no       no       ok       no
 
-prompts.get                              no       ok       ok       ok       ok       ok       no
-prompts.library                          no       no       no       no       no       ok       no
-prompts.history                          no       no       no       no       no       ok       no
-prompts.create                           no       no       no       no       no       ok       no
-prompts.edit                             no       no       no       no       no       ok       no
-prompts.retire                           no       no       no       no       no       ok       no
-prompts.import_deck                      no       no       no       no       no       ok       no
-prompts.export_deck                      no       no       no       no       no       ok       no
-prompts.today                            no       ok       ok       no       ok       ok       no
-prompts.plan                             no       no       no       no       ok       ok       no
-prompts.past                             no       ok       ok       no       ok       ok       no
-prompts.another                          no       ok       ok       no       ok       ok       no
-prompts.pin                              no       no       no       no       no       ok       no
-prompts.skip                             no       no       no       no       no       ok       no
-prompts.queue_series                     no       no       no       no       no       ok       no
-prompts.plan_entries                     no       no       no       no       ok       ok       no
-prompts.remove_plan_entry                no       no       no       no       no       ok       no
-prompts.usage                            no       no       no       no       no       ok       no
+prompts.get                                 no       ok       ok       ok       ok       ok       no
+prompts.library                             no       no       no       no       no       ok       no
+prompts.history                             no       no       no       no       no       ok       no
+prompts.create                              no       no       no       no       no       ok       no
+prompts.edit                                no       no       no       no       no       ok       no
+prompts.retire                              no       no       no       no       no       ok       no
+prompts.import_deck                         no       no       no       no       no       ok       no
+prompts.export_deck                         no       no       no       no       no       ok       no
+prompts.today                               no       ok       ok       no       ok       ok       no
+prompts.plan                                no       no       no       no       ok       ok       no
+prompts.past                                no       ok       ok       no       ok       ok       no
+prompts.another                             no       ok       ok       no       ok       ok       no
+prompts.pin                                 no       no       no       no       no       ok       no
+prompts.skip                                no       no       no       no       no       ok       no
+prompts.queue_series                        no       no       no       no       no       ok       no
+prompts.plan_entries                        no       no       no       no       ok       ok       no
+prompts.remove_plan_entry                   no       no       no       no       no       ok       no
+prompts.usage                               no       no       no       no       no       ok       no
 
-artworks.share                           no       ok       ok       no       ok       ok       no
-artworks.gallery                         no       ok       ok       no       ok       ok       no
-artworks.get                             no       ok       ok       no       ok       ok       no
-artworks.image                           no       ok       ok       no       ok       ok       no
-artworks.by_artist(artist)               no       ok       no       no       no       no       no
-artworks.count_in_circle                 no       no       no       no       ok       ok       no
-artworks.edit                            no       ok       no       no       no       no       no
-artworks.delete                          no       ok       no       no       no       no       no
-artworks.sensitive_choice                no       ok       ok       ok       ok       ok       no
-artworks.set_sensitive_choice            no       ok       ok       ok       ok       ok       no
-artworks.save_draft                      no       ok       ok       ok       ok       ok       no
-artworks.drafts_of                       no       ok        0        0        0        0       no
-artworks.delete_draft(artist's)          no       ok       nf       nf       nf       nf       no
+artworks.share                              no       ok       ok       no       ok       ok       no
+artworks.gallery                            no       ok       ok       no       ok       ok       no
+artworks.get                                no       ok       ok       no       ok       ok       no
+artworks.image                              no       ok       ok       no       ok       ok       no
+artworks.by_artist(artist)                  no       ok       no       no       no       no       no
+artworks.count_in_circle                    no       no       no       no       ok       ok       no
+artworks.edit                               no       ok       no       no       no       no       no
+artworks.edit(hidden: caption)              no       no       no       no       no       no       no
+artworks.edit(hidden: alt text)             no       no       no       no       no       no       no
+artworks.edit(hidden: warning)              no       no       no       no       no       no       no
+artworks.edit(hidden: comments off)         no       ok       no       no       no       no       no
+artworks.delete                             no       ok       no       no       no       no       no
+artworks.sensitive_choice                   no       ok       ok       ok       ok       ok       no
+artworks.set_sensitive_choice               no       ok       ok       ok       ok       ok       no
+artworks.save_draft                         no       ok       ok       ok       ok       ok       no
+artworks.drafts_of                          no       ok        0        0        0        0       no
+artworks.delete_draft(artist's)             no       ok       nf       nf       nf       nf       no
 
-comments.post                            no       ok       ok       no       ok       ok       no
-comments.for_artwork                     no       ok       ok       no       ok       ok       no
-comments.edit(peer's)                    no       no       ok       no       no       no       no
-comments.delete(peer's)                  no       no       ok       no       no       no       no
-reactions.toggle                         no       ok       ok       no       ok       ok       no
-reactions.mine                           no       ok       ok       no       ok       ok       no
-reactions.for_artist                     no       ok       no       no       no       no       no
+comments.post                               no       ok       ok       no       ok       ok       no
+comments.for_artwork                        no       ok       ok       no       ok       ok       no
+comments.edit(peer's)                       no       no       ok       no       no       no       no
+comments.delete(peer's)                     no       no       ok       no       no       no       no
+reactions.toggle                            no       ok       ok       no       ok       ok       no
+reactions.mine                              no       ok       ok       no       ok       ok       no
+reactions.for_artist                        no       ok       no       no       no       no       no
 
-reflections.write                        no       ok       ok       ok       ok       ok       no
-reflections.for_user(artist)             no       ok       no       no       no       ok       no
-reflections.get(shared)                  no       ok       no       no       no       ok       no
-reflections.get(private)                 no       ok       no       no       no       no       no
-reflections.edit(shared)                 no       ok       no       no       no       no       no
-reflections.delete(shared)               no       ok       no       no       no       no       no
-reflections.reads_of(shared)             no       ok       no       no       no       no       no
-reflections.check_in                     no       ok       ok       ok       ok       ok       no
-reflections.moods                        no       ok       ok       ok       ok       ok       no
-reflections.reads_of_mine                no       ok        0        0        0        0       no
-reflections.readable_own                 no       ok       ok       ok       ok       ok       no
-reflections.mood_timeline                no       ok       ok       ok       ok       ok       no
-reflections.set_insights_consent         no       ok       ok       ok       ok       ok       no
-reflections.insights_consent             no       ok       ok       ok       ok       ok       no
+reflections.write                           no       ok       ok       ok       ok       ok       no
+reflections.for_user(artist)                no       ok       no       no       no       ok       no
+reflections.get(shared)                     no       ok       no       no       no       ok       no
+reflections.get(private)                    no       ok       no       no       no       no       no
+reflections.edit(shared)                    no       ok       no       no       no       no       no
+reflections.delete(shared)                  no       ok       no       no       no       no       no
+reflections.reads_of(shared)                no       ok       no       no       no       no       no
+reflections.check_in                        no       ok       ok       ok       ok       ok       no
+reflections.moods                           no       ok       ok       ok       ok       ok       no
+reflections.reads_of_mine                   no       ok        0        0        0        0       no
+reflections.readable_own                    no       ok       ok       ok       ok       ok       no
+reflections.mood_timeline                   no       ok       ok       ok       ok       ok       no
+reflections.set_insights_consent            no       ok       ok       ok       ok       ok       no
+reflections.insights_consent                no       ok       ok       ok       ok       ok       no
 
-moderation.report(artwork)               no       no       ok       no       ok       ok       no
-moderation.queue(circle)                 no       no       no       no       ok       ok       no
-moderation.queue(all)                    no       no       no       no       ok       ok       no
-moderation.resolve(report)               no       no       no       no       ok       ok       no
-moderation.close_crisis                  no       no       no       no       no       ok       no
-moderation.contact(artist)               no       no       no       no       no       ok       no
-moderation.notices                       no       ok       ok       ok       ok       ok       no
-moderation.mark_notices_read             no       ok       ok       ok       ok       ok       no
-moderation.audit_log                     no       no       no       no       no       ok       no
-moderation.unanswered                    no       no       no       no       no       ok       no
-moderation.open_count                     0        0        0        0       ok       ok        0
+moderation.report(artwork)                  no       no       ok       no       ok       ok       no
+moderation.report(archived circle)          no       no       no       no       no       no       no
+moderation.report(beyond the limit)         no       no       no       no       ok       ok       no
+moderation.queue(circle)                    no       no       no       no       ok       ok       no
+moderation.queue(all)                       no       no       no       no       ok       ok       no
+moderation.resolve(report)                  no       no       no       no       ok       ok       no
+moderation.resolve(own, cofac)              no       no       no       no       no       ok       no
+moderation.resolve(own, therap.)            no       no       no       no       ok       no       no
+moderation.resolve(remove therap.)          no       no       no       no       no       ok       no
+moderation.resolve(hide therap.)            no       no       no       no       ok       ok       no
+moderation.resolve(remove cofac)            no       no       no       no       no       ok       no
+moderation.close_crisis                     no       no       no       no       no       ok       no
+moderation.contact(artist)                  no       no       no       no       no       ok       no
+moderation.notices                          no       ok       ok       ok       ok       ok       no
+moderation.mark_notices_read                no       ok       ok       ok       ok       ok       no
+moderation.audit_log                        no       no       no       no       no       ok       no
+moderation.unanswered                       no       no       no       no       no       ok       no
+moderation.open_count                        0        0        0        0       ok       ok        0
 
-insights.participation                   no       no       no       no       no       ok       no
-insights.mood_change                     no       no       no       no       no       ok       no
-insights.prompt_effects                  no       no       no       no       no       ok       no
-insights.prompt_usage                    no       no       no       no       no       ok       no
+insights.participation                      no       no       no       no       no       ok       no
+insights.mood_change                        no       no       no       no       no       ok       no
+insights.prompt_effects                     no       no       no       no       no       ok       no
+insights.prompt_usage                       no       no       no       no       no       ok       no
 
-exports.personal_data                    no       ok       ok       ok       ok       ok       no
-exports.write_personal_archive           no       ok       ok       ok       ok       ok       no
-exports.prepare_download                 no       ok       ok       ok       ok       ok       no
-exports.claim_download(artist's)          0       ok        0        0        0        0        0
-exports.delete_account                   no       ok       ok       ok       ok       no       no
-exports.write_exhibition                 no       no       no       no       no       ok       no
-exports.prepare_exhibition               no       no       no       no       no       ok       no
+exports.personal_data                       no       ok       ok       ok       ok       ok       no
+exports.write_personal_archive              no       ok       ok       ok       ok       ok       no
+exports.prepare_download                    no       ok       ok       ok       ok       ok       no
+exports.claim_download(artist's)             0       ok        0        0        0        0        0
+exports.delete_account                      no       ok       ok       ok       ok       no       no
+exports.write_exhibition                    no       no       no       no       no       ok       no
+exports.prepare_exhibition                  no       no       no       no       no       ok       no
 """
