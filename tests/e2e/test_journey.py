@@ -69,6 +69,18 @@ def set_up_the_studio(page, server) -> None:
     sidebar = page.get_by_test_id("stSidebar")
     expect(sidebar.get_by_text("Tess", exact=True)).to_be_visible()
     expect(page.get_by_role("link", name="Insights", exact=True)).to_be_visible()
+    keep_recovery_code(page)
+
+
+def keep_recovery_code(page) -> str:
+    """A new account is shown its recovery code once, until the person says they kept it."""
+    expect(page.get_by_text("Keep this to recover your private notes")).to_be_visible()
+    code = page.get_by_test_id("stCode").locator("code").filter(has_text="RC-").inner_text()
+    assert code.strip().startswith("RC-"), code
+    page.get_by_role("button", name="I've kept it somewhere safe").click()
+    settle(page)
+    expect(page.get_by_text("Keep this to recover your private notes")).to_have_count(0)
+    return code.strip()
 
 
 def create_circle(page, name: str) -> None:
@@ -106,6 +118,7 @@ def join_with_invite(page, server, code: str, name: str, username: str) -> str:
     submit_and_follow_cookie(page, "Join my circle")
     expect(page.get_by_role("heading", name="Today", exact=True)).to_be_visible()
     expect(page.get_by_test_id("stSidebar").get_by_text(name, exact=True)).to_be_visible()
+    keep_recovery_code(page)
     expect(page.get_by_text("Today's prompt")).to_be_visible()
     title = page.locator('[data-testid="stMain"] h2').first
     expect(title).not_to_be_empty()
