@@ -27,10 +27,10 @@ from ui.context import (
     Context,
     choose_circle,
     get_studio,
-    pending_cookie_redirect,
+    pending_cookie_handoff,
     resolve_user,
 )
-from ui.widgets import browser_redirect
+from ui.widgets import cookie_handoff, cookie_sign_out
 
 log = logging.getLogger("kindred")
 
@@ -108,10 +108,10 @@ def run() -> None:
     studio = get_studio()
     user, token = resolve_user(studio)
     if st.session_state.pop("signed_out", False):
-        browser_redirect("session/end")
-    redirect = pending_cookie_redirect()
-    if redirect:
-        browser_redirect(redirect)
+        cookie_sign_out()
+    code = pending_cookie_handoff()
+    if code:
+        cookie_handoff(code)
 
     if user is None:
         if studio.accounts.needs_setup():

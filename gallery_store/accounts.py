@@ -44,6 +44,10 @@ RECOVERY_REFUSED = (
     "That recovery code doesn't open this account's notes. Please check it (it starts with "
     "RC-), or leave it empty to start with a fresh notebook."
 )
+# Failed attempts a whole client address gets before it is slowed down (a clinic's
+# shared Wi-Fi has several people typing); one account from one client gets none.
+CLIENT_FREE_FAILURES = 10
+JOIN_FREE_FAILURES = 3
 
 
 def username_key(username: str) -> str:
@@ -52,34 +56,93 @@ def username_key(username: str) -> str:
 
 
 class Throttle:
-    """Exponential slow-down of failed sign-ins, per account and per client."""
+    """Exponential slow-down of failed attempts, per key ("kind:value").
 
-    def __init__(self, base: float, ceiling: float) -> None:
+    An attempt is counted as a failure *before* its password is checked
+    (:meth:`attempt`), so guesses sent in parallel cannot all slip through while the
+    first is still being verified; a success then forgets or refunds it. Some kinds
+    (a whole client address) get a few failures free, so one typo at a clinic's shared
+    address slows nobody else down. Counts are forgotten after a quiet spell.
+    """
+
+    def __init__(
+        self,
+        base: float,
+        ceiling: float,
+        *,
+        free: dict[str, int] | None = None,
+        forget_after: float = 900.0,
+    ) -> None:
         self.base = base
         self.ceiling = ceiling
+        self.free = dict(free or {})
+        self.forget_after = forget_after
         self._lock = threading.Lock()
-        self._failures: dict[str, tuple[int, float]] = {}
+        # key -> (failures, locked until, locked until before the latest attempt, last seen)
+        self._failures: dict[str, tuple[int, float, float, float]] = {}
+        self._last_prune = 0.0
+
+    def _delay(self, key: str, count: int) -> float:
+        over = count - self.free.get(key.split(":", 1)[0], 0)
+        return 0.0 if over <= 0 else min(self.ceiling, self.base * (2 ** (over - 1)))
+
+    def _entry(self, key: str, now: float) -> tuple[int, float, float, float]:
+        entry = self._failures.get(key, (0, 0.0, 0.0, 0.0))
+        if entry[1] <= now and now - entry[3] > self.forget_after:
+            return (0, 0.0, 0.0, 0.0)
+        return entry
 
     def wait_time(self, keys: list[str], now: float) -> float:
         """Return how long until these keys may try again (0 when they may)."""
         with self._lock:
-            waits = [self._failures.get(k, (0, 0.0))[1] - now for k in keys]
+            waits = [self._entry(k, now)[1] - now for k in keys]
         return max([0.0, *waits])
 
-    def failed(self, keys: list[str], now: float) -> None:
-        """Record a failure: each one doubles the wait."""
+    def attempt(self, keys: list[str], now: float) -> float:
+        """Count an attempt as failed unless it must wait; return the wait (0: go ahead)."""
         with self._lock:
-            for key in keys:
-                count, _ = self._failures.get(key, (0, 0.0))
-                count += 1
-                delay = min(self.ceiling, self.base * (2 ** (count - 1)))
-                self._failures[key] = (count, now + delay)
+            wait = max([0.0, *(self._entry(k, now)[1] - now for k in keys)])
+            if wait > 0:
+                return wait
+            self._record(keys, now)
+            return 0.0
+
+    def failed(self, keys: list[str], now: float) -> None:
+        """Record a failure: each one past the free ones doubles the wait."""
+        with self._lock:
+            self._record(keys, now)
+
+    def _record(self, keys: list[str], now: float) -> None:
+        for key in keys:
+            count, until, _, _ = self._entry(key, now)
+            count += 1
+            self._failures[key] = (count, max(until, now + self._delay(key, count)), until, now)
+        if now - self._last_prune > 60:
+            self._last_prune = now
+            self._failures = {
+                k: v
+                for k, v in self._failures.items()
+                if v[1] > now or now - v[3] <= self.forget_after
+            }
 
     def succeeded(self, keys: list[str]) -> None:
-        """Forget failures after a successful sign-in."""
+        """Forget these keys' failures after a success."""
         with self._lock:
             for key in keys:
                 self._failures.pop(key, None)
+
+    def refund(self, keys: list[str]) -> None:
+        """Take back the attempt counted for these keys (it succeeded), keeping older ones."""
+        with self._lock:
+            for key in keys:
+                entry = self._failures.get(key)
+                if entry is None:
+                    continue
+                count, _, before, last = entry
+                if count <= 1:
+                    self._failures.pop(key, None)
+                else:
+                    self._failures[key] = (count - 1, before, before, last)
 
 
 @dataclass(frozen=True)
@@ -141,7 +204,11 @@ class Accounts:
         self.passwords = PasswordPolicy(
             config.argon2_time_cost, config.argon2_memory_kib, config.argon2_parallelism
         )
-        self.throttle = Throttle(config.login_base_delay, config.login_max_delay)
+        self.throttle = Throttle(
+            config.login_base_delay,
+            config.login_max_delay,
+            free={"client": CLIENT_FREE_FAILURES, "join": JOIN_FREE_FAILURES},
+        )
         self.sealer = Sealer(
             KeyVault(studio.data_dir / "keys"),
             config.argon2_time_cost,
@@ -202,18 +269,28 @@ class Accounts:
 
     # -- joining -----------------------------------------------------------------------------------
 
-    def join(self, code: str, username: str, password: str, display_name: str) -> User:
+    def join(
+        self, code: str, username: str, password: str, display_name: str, *, client: str = ""
+    ) -> User:
         """Create an account with an invite code; they join its circle.
 
         Most codes make a participant; a therapist invite makes a therapist who co-runs it.
         """
+        # Counted before anything is checked, like a sign-in; refunded once it succeeds.
+        keys = [f"join:{client}"] if client else []
+        wait = self.throttle.attempt(keys, self.studio.now().timestamp())
+        if wait > 0:
+            raise TooManyAttempts(wait)
+        with self.store.reading():
+            self._usable_invite(code)  # cheap; hashing a password is not
         prepared = self._prepare(username, password, display_name)
         with self._undo_keys_on_failure(prepared), self.store.transaction():
             invite = self._usable_invite(code)
             role = ROLE_THERAPIST if invite.for_therapist else ROLE_PARTICIPANT
             user = self._create_user(prepared, role)
             self._consume_invite(invite, user.id)
-            return user
+        self.throttle.refund(keys)
+        return user
 
     def join_another_circle(self, actor: User, code: str) -> str:
         """Add a signed-in person to another circle with its invite code; return its id."""
@@ -313,9 +390,12 @@ class Accounts:
     def authenticate(self, username: str, password: str, *, client: str = "") -> User:
         """Return the user whose password this is, or raise AuthenticationFailed."""
         key = username_key(username or "")
-        keys = [f"user:{key}"] + ([f"client:{client}"] if client else [])
-        now = self.studio.now().timestamp()
-        wait = self.throttle.wait_time(keys, now)
+        # The account *from this client*: a stranger elsewhere cannot lock someone out.
+        # The client as a whole is slowed too, after a few free failures, when it guesses
+        # across accounts. The attempt counts before the password is checked, so parallel
+        # guesses wait their turn.
+        keys = [f"account:{key}|{client}"] + ([f"client:{client}"] if client else [])
+        wait = self.throttle.attempt(keys, self.studio.now().timestamp())
         if wait > 0:
             raise TooManyAttempts(wait)
         with self.store.reading():
@@ -324,10 +404,12 @@ class Accounts:
         # Verify even for unknown names so timing does not reveal who has an account.
         ok = self.passwords.verify(record["password_hash"] if record else None, password or "")
         if not ok or record is None:
-            self.throttle.failed(keys, now)
             log.info("failed sign-in")
             raise AuthenticationFailed()
-        self.throttle.succeeded(keys)
+        # Success forgets this account's failures from here; the client's own count keeps
+        # its older failures (signing into one's own account must not reset guessing).
+        self.throttle.succeeded(keys[:1])
+        self.throttle.refund(keys[1:])
         if record.get("disabled"):
             raise PermissionDenied("This account is paused. Please talk to your facilitator.")
         if self.passwords.needs_rehash(record["password_hash"]):
@@ -438,22 +520,30 @@ class Accounts:
 
     # The cookie is set by an HTTP route, not by the page: the page hands the route a
     # short-lived one-time code that it trades for the session token.
-    def handoff_code(self, token: str) -> str:
-        """Return a one-time code (two minutes) that the cookie route trades for the token."""
+    #
+    # The code is bound to a secret the signing-in browser holds (``binding``: its
+    # HttpOnly bind cookie), so a code taken from one browser cannot sign another one in
+    # (login CSRF), whatever headers that browser does or doesn't send.
+    def handoff_code(self, token: str, binding: str = "") -> str:
+        """Return a one-time code (two minutes) that only ``binding``'s holder may trade."""
         code = secrets.token_urlsafe(24)
         expires = self.studio.now().timestamp() + HANDOFF_SECONDS
+        bound = token_hash(binding) if binding else ""
         with self._handoff_lock:
             self._handoffs = {
                 k: v for k, v in self._handoffs.items() if v[1] > expires - HANDOFF_SECONDS
             }
-            self._handoffs[code] = (token, expires)
+            self._handoffs[code] = (token, expires, bound)
         return code
 
-    def redeem_handoff(self, code: str) -> str | None:
-        """Trade a one-time handoff code for its session token (once)."""
+    def redeem_handoff(self, code: str, binding: str = "") -> str | None:
+        """Trade a one-time handoff code for its session token (once, by its binding)."""
         with self._handoff_lock:
             entry = self._handoffs.pop(code or "", None)
         if entry is None or entry[1] < self.studio.now().timestamp():
+            return None
+        if not same(entry[2], token_hash(binding) if binding else ""):
+            log.warning("a sign-in hand-off was refused: it came from another browser")
             return None
         return entry[0]
 

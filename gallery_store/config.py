@@ -6,6 +6,7 @@ deployment without touching code; tests build a ``StudioConfig`` directly.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,6 +19,7 @@ __all__ = [
     "config_from_env",
     "default_data_dir",
     "parse_smtp_url",
+    "parse_trusted_proxies",
 ]
 
 MB = 1024 * 1024
@@ -93,6 +95,23 @@ def parse_smtp_url(url: str) -> SmtpSettings:
     )
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_trusted_proxies(value: str) -> tuple[Network, ...]:
+    """Read ``KINDRED_TRUSTED_PROXIES``: IPs or CIDRs split by commas or spaces (ValueError)."""
+    networks = []
+    for item in value.replace(",", " ").split():
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError as exc:
+            raise ValueError(
+                f"KINDRED_TRUSTED_PROXIES has {item!r}, which isn't an IP address or a "
+                "network like 10.0.0.0/8."
+            ) from exc
+    return tuple(networks)
+
+
 def _check_web_url(name: str, url: str) -> None:
     """Refuse anything but an http(s) address with a host (ValueError naming the variable)."""
     # Messages never repeat the URL: a webhook address often carries a token.
@@ -129,6 +148,11 @@ class StudioConfig:
     alert_webhook_secret: str = field(default="", repr=False)
     public_url: str = "http://localhost:8501"
     alert_worker: bool = True  # deliver alerts from a background thread (tests turn it off)
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed
+    # (KINDRED_TRUSTED_PROXIES="127.0.0.1, 10.0.0.0/8"). Empty: those headers are ignored,
+    # and the address a connection comes from is the client (for the sign-in slow-down),
+    # and only a connection that is itself https gets Secure cookies.
+    trusted_proxies: tuple[Network, ...] = ()
 
     def __post_init__(self) -> None:
         if self.smtp_url:
@@ -202,4 +226,5 @@ def config_from_env() -> StudioConfig:
         alert_webhook_url=os.environ.get("KINDRED_ALERT_WEBHOOK_URL", "").strip(),
         alert_webhook_secret=os.environ.get("KINDRED_ALERT_WEBHOOK_SECRET", "").strip(),
         public_url=public_url,
+        trusted_proxies=parse_trusted_proxies(os.environ.get("KINDRED_TRUSTED_PROXIES", "")),
     )

@@ -10,6 +10,7 @@ import html
 import json
 import secrets
 import threading
+import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -171,8 +172,32 @@ class Exports:
             progress(1.0, "Ready.")
         return destination
 
+    def sweep(self) -> int:
+        """Delete archives whose link expired unfetched (and strays); return how many."""
+        now = self.studio.now().timestamp()
+        with self._lock:
+            expired = [k for k, d in self._downloads.items() if d.expires < now]
+            paths = [self._downloads.pop(k).path for k in expired]
+            waiting = {d.path.name for d in self._downloads.values()}
+        for path in paths:
+            path.unlink(missing_ok=True)
+        removed = len(paths)
+        if self.folder.exists():
+            # A ZIP no link points at (its writer failed, say) goes once it is as old as
+            # any link could be; younger ones may still be being written.
+            cutoff = time.time() - DOWNLOAD_SECONDS
+            for stray in self.folder.glob("*.zip"):
+                try:
+                    if stray.name not in waiting and stray.stat().st_mtime < cutoff:
+                        stray.unlink(missing_ok=True)
+                        removed += 1
+                except OSError:
+                    continue
+        return removed
+
     def prepare_download(self, actor: User, progress: Progress | None = None) -> str:
         """Build the actor's archive and return a one-time link to fetch it."""
+        self.sweep()
         code = secrets.token_urlsafe(24)
         path = self.folder / f"{secrets.token_hex(12)}.zip"
         self.write_personal_archive(actor, path, progress)
@@ -183,6 +208,7 @@ class Exports:
 
     def prepare_exhibition(self, actor: User, circle_id: str) -> tuple[str, int]:
         """Build a circle's exhibition archive; return a one-time link and how many pieces."""
+        self.sweep()
         code = secrets.token_urlsafe(24)
         path = self.folder / f"{secrets.token_hex(12)}.zip"
         count = self.write_exhibition(actor, circle_id, path)

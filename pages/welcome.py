@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from gallery_store import Studio, StudioError
-from ui.context import sign_in
+from ui.context import client_address, sign_in
 
 WELCOME = (
     "Kindred Canvas is a quiet place to make art around a shared prompt and to witness each "
@@ -61,7 +61,7 @@ def _join_form(studio: Studio) -> None:
         submitted = st.form_submit_button("Join my circle", type="primary")
     if submitted:
         try:
-            studio.accounts.join(code, username, password, display_name)
+            studio.accounts.join(code, username, password, display_name, client=client_address())
             sign_in(studio, username, password)
         except StudioError as exc:
             st.error(exc.message)

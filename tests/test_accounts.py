@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 import pytest
 
-from gallery_store.accounts import HANDOFF_SECONDS, Throttle
+from gallery_store.accounts import (
+    CLIENT_FREE_FAILURES,
+    HANDOFF_SECONDS,
+    JOIN_FREE_FAILURES,
+    Throttle,
+)
 from gallery_store.errors import (
     AuthenticationFailed,
     Conflict,
@@ -136,6 +143,35 @@ def test_a_failed_join_does_not_use_up_the_invite(studio, therapist, circle):
     studio.accounts.join(code, "robin", PASSWORD, "Robin")
 
 
+def test_a_join_with_a_bad_invite_code_hashes_no_password(studio, therapist, monkeypatch):
+    # Bug: join hashed the password (64 MiB, a third of a second) before it looked at the
+    # invite code, so 48 bogus joins cost 16 s of CPU and a gigabyte of memory.
+    hashed = []
+    real_hash = studio.accounts.passwords.hash
+    monkeypatch.setattr(
+        studio.accounts.passwords, "hash", lambda pw: hashed.append(1) or real_hash(pw)
+    )
+    for _ in range(48):
+        with pytest.raises(ValidationError, match="invite code"):
+            studio.accounts.join("KC-NOPE-NOPE-NOPE", "robin", PASSWORD, "Robin")
+    assert hashed == []
+
+
+def test_join_attempts_from_one_client_are_slowed_like_sign_ins(studio, therapist, circle, clock):
+    base = FAST_CONFIG.login_base_delay
+    for _ in range(JOIN_FREE_FAILURES + 1):
+        with pytest.raises(ValidationError):
+            studio.accounts.join("KC-NOPE-NOPE-NOPE", "robin", PASSWORD, "Robin", client="7.7.7.7")
+    code = studio.circles.invite(therapist, circle.id, max_uses=5)
+    with pytest.raises(TooManyAttempts) as paused:
+        studio.accounts.join(code, "robin", PASSWORD, "Robin", client="7.7.7.7")
+    assert paused.value.retry_after == base
+    # Another address joins at once; this one may once its wait is over.
+    assert studio.accounts.join(code, "sam", PASSWORD, "Sam", client="8.8.8.8")
+    clock.advance(seconds=base)
+    assert studio.accounts.join(code, "robin", PASSWORD, "Robin", client="7.7.7.7")
+
+
 @pytest.mark.parametrize(
     "username",
     ["ab", "", "_robin", ".robin", "robin smith", "robin!", "r" * 33, "робин"],
@@ -252,6 +288,10 @@ def test_the_wait_counts_down_with_the_clock(studio, participant, clock):
 
 def test_failures_slow_down_a_client_across_usernames(studio, participant, peer, clock):
     base = FAST_CONFIG.login_base_delay
+    guesses = [f"guess{n}" for n in range(CLIENT_FREE_FAILURES)]
+    for guess in guesses:  # a few failures from one address are free (shared clinic Wi-Fi)
+        with pytest.raises(AuthenticationFailed):
+            studio.accounts.authenticate(guess, "password guess 1", client="1.2.3.4")
     waits = []
     for guess in ("alex", "blake", "casey", "drew"):
         with pytest.raises(AuthenticationFailed):
@@ -266,14 +306,72 @@ def test_failures_slow_down_a_client_across_usernames(studio, participant, peer,
     with pytest.raises(AuthenticationFailed):
         studio.accounts.authenticate("erin", "password guess 1", client="1.2.3.4")
     assert studio.accounts.authenticate("sam", PASSWORD, client="5.6.7.8").id == peer.id
-    # Once the wait is over, this client may try again, and success resets it.
+    # Once the wait is over this client may sign in, but its own success does not wipe
+    # its guessing: the next wrong guess at another account waits longer still.
     clock.advance(seconds=base * 16)
     assert studio.accounts.authenticate("robin", PASSWORD, client="1.2.3.4").id == participant.id
     with pytest.raises(AuthenticationFailed):
         studio.accounts.authenticate("frankie", "password guess 1", client="1.2.3.4")
     with pytest.raises(TooManyAttempts) as paused:
         studio.accounts.authenticate("sam", PASSWORD, client="1.2.3.4")
-    assert paused.value.retry_after == base
+    assert paused.value.retry_after == base * 32
+    # A quiet spell forgets it all.
+    clock.advance(minutes=20)
+    assert studio.accounts.authenticate("sam", PASSWORD, client="1.2.3.4").id == peer.id
+
+
+def test_parallel_guesses_are_counted_before_any_is_checked(studio, participant, monkeypatch):
+    # Bug: the slow-down was recorded only after a password was verified, so 32 guesses
+    # sent at once all passed the "may I try?" check and all 32 were verified.
+    checked = []
+    real_verify = studio.accounts.passwords.verify
+    barrier = threading.Barrier(32, timeout=10)
+
+    def slow_verify(stored, password):
+        checked.append(password)
+        time.sleep(0.2)  # a real argon2 check takes about this long
+        return real_verify(stored, password)
+
+    monkeypatch.setattr(studio.accounts.passwords, "verify", slow_verify)
+    outcomes = []
+
+    def guess(n: int) -> None:
+        barrier.wait()
+        try:
+            studio.accounts.authenticate("robin", f"guess number {n}", client="6.6.6.6")
+        except (AuthenticationFailed, TooManyAttempts) as exc:
+            outcomes.append(type(exc))
+
+    threads = [threading.Thread(target=guess, args=(n,)) for n in range(32)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(checked) == 1
+    assert outcomes.count(AuthenticationFailed) == 1
+    assert outcomes.count(TooManyAttempts) == 31
+
+
+def test_a_stranger_cannot_lock_someone_out_from_elsewhere(studio, therapist, clock):
+    # Bug: failures were counted per account alone, so anyone anywhere who typed a
+    # therapist's username with wrong passwords kept them out for up to five minutes.
+    for _ in range(12):
+        with pytest.raises((AuthenticationFailed, TooManyAttempts)):
+            studio.accounts.authenticate("tess", "not her password", client="203.0.113.9")
+        clock.advance(seconds=1)
+    with pytest.raises(TooManyAttempts):
+        studio.accounts.authenticate("tess", PASSWORD, client="203.0.113.9")
+    assert studio.accounts.authenticate("tess", PASSWORD, client="192.168.1.20").id == therapist.id
+
+
+def test_a_sign_in_handoff_works_only_for_the_browser_it_was_made_for(studio, participant):
+    token = studio.accounts.sign_in("robin", PASSWORD).token
+    assert studio.accounts.redeem_handoff(studio.accounts.handoff_code(token, "a"), "b") is None
+    code = studio.accounts.handoff_code(token, "browser-a")
+    assert studio.accounts.redeem_handoff(code, "browser-a") == token
+    assert studio.accounts.redeem_handoff(code, "browser-a") is None  # once
+    # A code made without a binding cannot be used by any browser.
+    assert studio.accounts.redeem_handoff(studio.accounts.handoff_code(token), "b") is None
 
 
 def test_throttle_wait_has_a_ceiling():

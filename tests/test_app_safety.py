@@ -282,15 +282,17 @@ def test_signing_in_hands_the_session_to_a_cookie(studio, data_dir, monkeypatch,
     form.text_input[1].input(PASSWORD)
     click(at, "Sign in")
 
-    [redirect] = [b for b in html_bodies(at) if "session/begin?code=" in b]
-    code = redirect.split("session/begin?code=")[1].split('"')[0]
+    from ui.web import HANDOFF_SCRIPT, SIGN_OUT_SCRIPT
+
+    [handoff] = [b for b in html_bodies(at) if HANDOFF_SCRIPT in b]
+    code = handoff.split('data-code="')[1].split('"')[0]
     assert studio.accounts.redeem_handoff(code) == at.session_state["session_token"]
     at.run()  # the hand-off is used once
-    assert not [b for b in html_bodies(at) if "session/begin" in b]
+    assert not [b for b in html_bodies(at) if "kc-handoff" in b]
 
     at.sidebar.button(key="sign_out").click()
     at.run()
-    assert [b for b in html_bodies(at) if "session/end" in b]
+    assert [b for b in html_bodies(at) if SIGN_OUT_SCRIPT in b]
     assert not at.exception
 
 

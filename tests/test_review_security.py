@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import zipfile
 
 from tests.conftest import PASSWORD, make_image
@@ -32,45 +30,30 @@ def test_export_leaves_out_comments_moderators_removed_from_my_art(
     assert "Hurtful words" not in page
 
 
-def _begin(code: str, fetch_site: str | None):
-    from starlette.requests import Request
-
-    from ui.web import begin_session
-
-    headers = [(b"sec-fetch-site", fetch_site.encode())] if fetch_site else []
-    scope = {
-        "type": "http",
-        "method": "GET",
-        "scheme": "https",
-        "server": ("canvas.example", 443),
-        "path": "/session/begin",
-        "query_string": f"code={code}".encode(),
-        "headers": headers,
-    }
-    # Its own thread and loop: the browser tests may leave an event loop on this one.
-    answers = []
-    worker = threading.Thread(
-        target=lambda: answers.append(asyncio.run(begin_session(Request(scope))))
-    )
-    worker.start()
-    worker.join(timeout=30)
-    return answers[0]
-
-
 def test_a_handoff_link_opened_from_elsewhere_cannot_sign_the_browser_in(
     studio, data_dir, monkeypatch, participant
 ):
     # Bug (login CSRF): someone signs in, keeps their own one-time code from the page, and
     # sends the link to another person; opening it signed that person's browser into the
     # sender's account, so whatever they then wrote in "their" journal went to the sender.
+    from tests.test_web import call, cookies_set, web_app
+    from ui.web import HANDOFF_HEADER
+
     monkeypatch.setenv("KINDRED_DATA_DIR", str(data_dir))
     token = studio.accounts.sign_in("robin", PASSWORD).token
+    app = web_app()
+    for fetch_site in ("cross-site", "same-site", "none", None):
+        code = studio.accounts.handoff_code(token, "senders-browser")
+        headers = [("cookie", "kc_bind=receivers-browser"), (HANDOFF_HEADER, code)]
+        headers += [("sec-fetch-site", fetch_site)] if fetch_site else []
+        status, pairs, _ = call(app, "POST", "/session/begin", headers=headers)
+        assert status == 403 and not cookies_set(pairs), fetch_site
+        status, pairs, _ = call(app, "GET", f"/session/begin?code={code}", headers=headers)
+        assert not cookies_set(pairs), fetch_site
 
-    for fetch_site in ("cross-site", "same-site", "none"):
-        response = _begin(studio.accounts.handoff_code(token), fetch_site)
-        assert response.status_code == 303
-        assert "set-cookie" not in response.headers, fetch_site
-
-    # The app's own redirect (a same-origin navigation) still sets the cookie.
-    response = _begin(studio.accounts.handoff_code(token), "same-origin")
-    assert f"{COOKIE}={token}" in response.headers["set-cookie"]
+    # The app's own page in the sender's browser still gets the cookie.
+    code = studio.accounts.handoff_code(token, "senders-browser")
+    headers = [("cookie", "kc_bind=senders-browser"), (HANDOFF_HEADER, code)]
+    status, pairs, _ = call(app, "POST", "/session/begin", headers=headers)
+    assert status == 204
+    assert any(c.startswith(f"{COOKIE}={token};") for c in cookies_set(pairs))

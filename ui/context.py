@@ -12,11 +12,23 @@ import streamlit as st
 from gallery_store import Studio, User, config_from_env, default_data_dir, open_studio
 from gallery_store.models import Circle
 
-__all__ = ["COOKIE", "Context", "get_studio", "resolve_user", "sign_in", "sign_out"]
+__all__ = [
+    "BIND_COOKIE",
+    "COOKIE",
+    "Context",
+    "client_address",
+    "get_studio",
+    "resolve_user",
+    "sign_in",
+    "sign_out",
+]
 
 log = logging.getLogger("kindred")
 
 COOKIE = "kc_session"
+# A random secret the page's HTTP response gives each browser (ui.web.WebGuard); a
+# sign-in hand-off code only works with the same one.
+BIND_COOKIE = "kc_bind"
 TOKEN_KEY = "session_token"  # noqa: S105 - a session_state key, not a secret
 HANDOFF_KEY = "cookie_handoff"
 CIRCLE_KEY = "circle_id"
@@ -47,12 +59,25 @@ class Context:
         return self.circle.id if self.circle else None
 
 
-def _cookie_token() -> str | None:
+def _cookie(name: str) -> str | None:
     try:
-        token = st.context.cookies.get(COOKIE)
+        value = st.context.cookies.get(name)
     except (AttributeError, RuntimeError, KeyError):
         return None
-    return token if isinstance(token, str) and token else None
+    return value if isinstance(value, str) and value else None
+
+
+def _cookie_token() -> str | None:
+    return _cookie(COOKIE)
+
+
+def client_address() -> str:
+    """Return who is connecting, for the sign-in slow-down ("local" for this machine)."""
+    # ui.web.WebGuard has already put a trusted proxy's client in place of the proxy.
+    try:
+        return st.context.ip_address or "local"
+    except (AttributeError, RuntimeError):
+        return "local"
 
 
 def resolve_user(studio: Studio) -> tuple[User | None, str | None]:
@@ -68,14 +93,11 @@ def resolve_user(studio: Studio) -> tuple[User | None, str | None]:
 
 def sign_in(studio: Studio, username: str, password: str) -> User:
     """Check the password, start a session, and ask the browser to keep it in a cookie."""
-    client = ""
-    try:
-        client = st.context.ip_address or ""
-    except (AttributeError, RuntimeError):
-        client = ""
-    signed = studio.accounts.sign_in(username, password, client=client)
+    signed = studio.accounts.sign_in(username, password, client=client_address())
     st.session_state[TOKEN_KEY] = signed.token
-    st.session_state[HANDOFF_KEY] = studio.accounts.handoff_code(signed.token)
+    st.session_state[HANDOFF_KEY] = studio.accounts.handoff_code(
+        signed.token, _cookie(BIND_COOKIE) or ""
+    )
     return signed.user
 
 
@@ -87,10 +109,9 @@ def sign_out(studio: Studio) -> None:
     st.session_state["signed_out"] = True
 
 
-def pending_cookie_redirect() -> str | None:
-    """Return the URL that sets the session cookie, once, right after sign-in."""
-    code = st.session_state.pop(HANDOFF_KEY, None)
-    return f"session/begin?code={code}" if code else None
+def pending_cookie_handoff() -> str | None:
+    """Return the one-time code that sets the session cookie, once, right after sign-in."""
+    return st.session_state.pop(HANDOFF_KEY, None)
 
 
 def choose_circle(circles: list[Circle]) -> Circle | None:

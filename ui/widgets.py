@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 
@@ -17,7 +16,8 @@ from gallery_store.text import escape_markdown, html_attr, html_text
 
 __all__ = [
     "artwork_image",
-    "browser_redirect",
+    "cookie_handoff",
+    "cookie_sign_out",
     "guarded",
     "rerun_fragment",
     "show_text",
@@ -62,12 +62,22 @@ def artwork_image(artwork: Artwork, variant: str = "thumb", *, note: str = "") -
     )
 
 
-def browser_redirect(url: str) -> None:
-    """Send the browser to a same-site URL (used once, to set the session cookie)."""
+def cookie_handoff(code: str) -> None:
+    """Have this tab's browser trade a sign-in code for its session cookie, then reload."""
+    from .web import HANDOFF_SCRIPT
+
     st.html(
-        f"<script>window.location.replace({json.dumps(url)});</script>",
+        f'<div id="kc-handoff" hidden data-code="{html_attr(code)}"></div>'
+        f"<script>{HANDOFF_SCRIPT}</script>",
         unsafe_allow_javascript=True,
     )
+
+
+def cookie_sign_out() -> None:
+    """Have the browser drop its session cookie (a POST with Streamlit's XSRF token)."""
+    from .web import SIGN_OUT_SCRIPT
+
+    st.html(f"<script>{SIGN_OUT_SCRIPT}</script>", unsafe_allow_javascript=True)
 
 
 def support_panel(support: Support) -> None:
