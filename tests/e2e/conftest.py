@@ -76,21 +76,27 @@ def _chromium_available() -> None:
 
 
 @pytest.fixture(scope="session")
-def browser(_chromium_available):
-    """One headless Chromium for the whole run."""
+def playwright_driver(_chromium_available):
+    """One Playwright driver for the whole run (the sync API allows only one at a time)."""
     from playwright.sync_api import expect, sync_playwright
 
     # Streamlit reruns take a moment on a busy machine; be patient before calling it a failure.
     expect.set_options(timeout=20_000)
     playwright = sync_playwright().start()
     try:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+        yield playwright
     finally:
         playwright.stop()
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver):
+    """One headless Chromium for the whole run."""
+    chromium = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    try:
+        yield chromium
+    finally:
+        chromium.close()
 
 
 class People:

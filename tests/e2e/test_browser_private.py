@@ -85,23 +85,16 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def lan_browser(_chromium_available):
+def lan_browser(playwright_driver):
     """A Chromium that resolves kindred.test and attacker.test to this machine."""
-    from playwright.sync_api import expect, sync_playwright
-
-    expect.set_options(timeout=20_000)
-    playwright = sync_playwright().start()
     rules = f"--host-resolver-rules=MAP {APP_HOST} 127.0.0.1, MAP {ATTACKER_HOST} 127.0.0.1"
+    chromium = playwright_driver.chromium.launch(
+        executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, rules]
+    )
     try:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=[*CHROMIUM_ARGS, rules]
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+        yield chromium
     finally:
-        playwright.stop()
+        chromium.close()
 
 
 @pytest.fixture
