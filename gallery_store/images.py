@@ -273,8 +273,8 @@ def _unaccepted(data: bytes) -> str:
 _WEBP_BYTES_PER_PIXEL = 16  # libwebp's two RGBA canvases, the frame as bytes, Pillow's copy
 _RGBA_BYTES = 4
 # A progressive JPEG keeps every DCT coefficient until its last scan, whatever draft() asked:
-# two bytes each, for up to three full-size channels.
-_PROGRESSIVE_BYTES_PER_PIXEL = 6
+# two bytes each, for every channel at its own sampled size.
+_COEFFICIENT_BYTES = 2
 
 
 def _decode_bytes(im: Image.Image, kind: str, limits: ImageLimits) -> int:
@@ -287,13 +287,25 @@ def _decode_bytes(im: Image.Image, kind: str, limits: ImageLimits) -> int:
         per_pixel = 1 if im.mode in ("1", "L", "P") else 2 if im.mode.startswith("I;16") else 4
         decoded = pixels * per_pixel
         if kind == "JPEG" and (im.info.get("progressive") or im.info.get("progression")):
-            original = getattr(im, "_size_before_draft", im.size)
-            decoded += original[0] * original[1] * _PROGRESSIVE_BYTES_PER_PIXEL
+            decoded += _coefficient_bytes(im)
     full_width, full_height = _fit((width, height), limits.full_edge)
     # The shrink works on a few strips of rows at a time (converted, premultiplied, resized
     # across); then come the clean full-size copy and the one it was pasted from.
     strips = 3 * width * (2 * _STRIP_ROWS) * _RGBA_BYTES if full_width < width else 0
     return decoded + strips + 2 * full_width * full_height * _RGBA_BYTES
+
+
+def _coefficient_bytes(im: Image.Image) -> int:
+    """Return the memory a progressive JPEG's coefficients take, from its sampling factors."""
+    width, height = getattr(im, "_size_before_draft", im.size)
+    # Each channel as (id, horizontal, vertical, table), read from the frame header.
+    channels = getattr(im, "layer", None) or [("", 1, 1, 0)] * 3
+    most_across = max(channel[1] for channel in channels) or 1
+    most_down = max(channel[2] for channel in channels) or 1
+    return sum(
+        math.ceil(width * across / most_across) * math.ceil(height * down / most_down)
+        for _, across, down, _ in channels
+    ) * _COEFFICIENT_BYTES
 
 
 def _too_costly(im: Image.Image, kind: str, limits: ImageLimits) -> str:
