@@ -302,10 +302,13 @@ def _coefficient_bytes(im: Image.Image) -> int:
     channels = getattr(im, "layer", None) or [("", 1, 1, 0)] * 3
     most_across = max(channel[1] for channel in channels) or 1
     most_down = max(channel[2] for channel in channels) or 1
-    return sum(
-        math.ceil(width * across / most_across) * math.ceil(height * down / most_down)
-        for _, across, down, _ in channels
-    ) * _COEFFICIENT_BYTES
+    return (
+        sum(
+            math.ceil(width * across / most_across) * math.ceil(height * down / most_down)
+            for _, across, down, _ in channels
+        )
+        * _COEFFICIENT_BYTES
+    )
 
 
 def _too_costly(im: Image.Image, kind: str, limits: ImageLimits) -> str:
