@@ -27,7 +27,8 @@ import PIL
 from PIL import Image, ImageChops, ImageOps
 
 from gallery_store.config import MB, ImageLimits
-from gallery_store.images import process_upload
+from gallery_store.errors import UploadRejected
+from gallery_store.images import check_upload, process_upload
 
 __all__ = ["main", "naive_pipeline", "photo_jpeg"]
 
@@ -78,7 +79,9 @@ def naive_pipeline(data: bytes, limits: ImageLimits | None = None) -> tuple[byte
 
 
 def _ours(data: bytes) -> None:
-    process_upload(data)
+    # A refusal is a result too: the table shows what refusing cost.
+    with contextlib.suppress(UploadRejected):
+        process_upload(data)
 
 
 def _naive(data: bytes) -> None:
@@ -171,6 +174,58 @@ def _largest_photo(limits: ImageLimits) -> tuple[bytes, int]:
     raise SystemExit("could not make a 40-megapixel test photo under the byte limit")
 
 
+def _flat(size: tuple[int, int], mode: str = "RGB") -> Image.Image:
+    """Return a smooth picture: it encodes fast and small, as drawings and screenshots do."""
+    gradient = Image.linear_gradient("L").resize(size)
+    picture = Image.merge(
+        "RGB", (gradient, gradient.transpose(Image.Transpose.ROTATE_180), gradient)
+    )
+    return picture.convert(mode)
+
+
+def _encoded(picture: Image.Image, fmt: str, frames: int = 1) -> bytes:
+    """Return the picture saved in a format, as an animation when frames > 1."""
+    buffer = io.BytesIO()
+    others = [picture.transpose(Image.Transpose.FLIP_LEFT_RIGHT)] * (frames - 1)
+    extra = {"save_all": True, "append_images": others} if frames > 1 else {}
+    picture.save(buffer, fmt, **extra, **({"quality": 80} if fmt != "PNG" else {}))
+    return buffer.getvalue()
+
+
+def _largest_accepted(fmt: str, mode: str, limits: ImageLimits) -> tuple[int, int]:
+    """Return the largest 3:2 size the header checks accept for a format (a few halvings)."""
+    low, high = 64, 8000
+    while high - low > 16:
+        width = (low + high) // 2
+        size = (width, width * 2 // 3)
+        try:
+            check_upload(_encoded(Image.new(mode, size), fmt), limits)
+            low = width
+        except UploadRejected:
+            high = width
+    return low, low * 2 // 3
+
+
+def memory_cases(limits: ImageLimits) -> list[tuple[str, bytes]]:
+    """Return (label, file) for every format at the largest size we accept, and two refusals."""
+    cases = []
+    for label, fmt, mode, frames in (
+        ("PNG, RGB", "PNG", "RGB", 1),
+        ("PNG, RGBA", "PNG", "RGBA", 1),
+        ("PNG, palette", "PNG", "P", 1),
+        ("animated PNG, 2 frames", "PNG", "RGB", 2),
+        ("WebP", "WEBP", "RGB", 1),
+        ("animated WebP, 2 frames", "WEBP", "RGB", 2),
+    ):
+        size = _largest_accepted(fmt, mode, limits)
+        cases.append((f"{label} {size[0]}x{size[1]}", _encoded(_flat(size, mode), fmt, frames)))
+    cases.append(("animated GIF 2000x1333 (refused)", _encoded(_flat((2000, 1333)), "GIF", 2)))
+    huge = io.BytesIO()
+    Image.new("1", (13_500, 12_000)).save(huge, "PNG")
+    cases.append(("PNG 162 MP (refused by header)", huge.getvalue()))
+    return cases
+
+
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:7.1f} ms"
 
@@ -229,6 +284,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"  {label:<24}{_ms(measured['seconds']):>10}"
             f"{measured['peak_mb']:>9.0f} MB{growth:>11.0f} MB"
+        )
+
+    print(
+        f"\nPeak memory per format at the largest size accepted "
+        f"(decode budget {limits.max_decode_bytes // MB} MB); one fresh process each"
+    )
+    print(f"  {'upload':<44}{'file':>9}{'time':>11}{'above start':>14}")
+    for label, data in memory_cases(limits):
+        measured = measure_in_child(data, "ours")
+        growth = measured["peak_mb"] - measured["baseline_mb"]
+        print(
+            f"  {label:<44}{len(data) / 1024:>6.0f} KB{_ms(measured['seconds']):>11}"
+            f"{growth:>11.0f} MB"
         )
     print("\n'above start' is peak RSS minus RSS after imports and reading the file.")
     return 0

@@ -31,6 +31,9 @@ class ImageLimits:
 
     max_bytes: int = 15 * MB
     max_pixels: int = 40_000_000
+    # Memory the decoder may need for one upload, estimated from its header before decoding;
+    # keeps every accepted upload within about 100 MB of a server's idle memory.
+    max_decode_bytes: int = 90 * MB
     full_edge: int = 2048
     thumb_edge: int = 480
     blur_edge: int = 480

@@ -16,16 +16,20 @@ import io
 import logging
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from PIL import ExifTags, Image, ImageCms, ImageFilter
 
 from .config import MB, ImageLimits
 from .errors import UploadRejected
 
-__all__ = ["ProcessedImage", "process_upload"]
+__all__ = ["ProcessedImage", "UploadHeader", "check_upload", "process_upload"]
 
 logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 _NOT_AN_IMAGE = UploadRejected.default_message
 _EMPTY = "That file is empty — please choose your picture again."
@@ -37,6 +41,22 @@ _TOO_LARGE_TO_PROCESS = (
     "That image is too large for us to work with right now. "
     "Please try a smaller photo, or shrink it on your device first."
 )
+
+# What we call each accepted format when we talk to people.
+_FORMAT_NAMES = {"JPEG": "JPEG", "PNG": "PNG", "WEBP": "WebP"}
+
+# Formats people often send that we don't take, by their magic bytes, so the refusal can say
+# what the file really is whatever its name claims (a TIFF renamed .png is still a TIFF).
+_UNACCEPTED_MAGIC = (
+    (b"II*\x00", "TIFF"),
+    (b"MM\x00*", "TIFF"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+    (b"BM", "BMP"),
+    (b"\x00\x00\x01\x00", "icon"),
+)
+# ISO media "brands" at bytes 8-12 of an ftyp box: iPhone photos (HEIC) and AVIF.
+_HEIF_BRANDS = {b"heic": "HEIC", b"heix": "HEIC", b"mif1": "HEIC", b"avif": "AVIF"}
 
 _OUTPUT_FORMAT = "JPEG"
 _OUTPUT_MEDIA_TYPE = "image/jpeg"
@@ -73,6 +93,17 @@ _UPRIGHT = {
 _SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 
 
+@dataclass(frozen=True)
+class UploadHeader:
+    """What an upload's header says, read before a single pixel is decoded."""
+
+    format: str
+    width: int
+    height: int
+    frames: int
+    decode_bytes: int  # our estimate of the memory decoding and shrinking it will take
+
+
 @dataclass(frozen=True, repr=False)
 class ProcessedImage:
     """Clean copies of one upload, ready to store and show."""
@@ -97,9 +128,51 @@ class ProcessedImage:
         )
 
 
+def check_upload(data: bytes, limits: ImageLimits | None = None) -> UploadHeader:
+    """Return what an upload's header says, or raise UploadRejected; never decodes pixels."""
+    limits = limits or ImageLimits()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        im, kind = _guarded(_open_checked, data, limits)
+        return UploadHeader(
+            format=kind,
+            width=im.width,
+            height=im.height,
+            frames=getattr(im, "n_frames", 1),
+            decode_bytes=_decode_bytes(im, kind, limits),
+        )
+
+
 def process_upload(data: bytes, limits: ImageLimits | None = None) -> ProcessedImage:
     """Return clean full, thumbnail and blurred copies of an upload, or raise UploadRejected."""
     limits = limits or ImageLimits()
+    # Pillow only warns about a decompression bomb between MAX_IMAGE_PIXELS and twice that; we
+    # want a refusal. catch_warnings() is process-wide on Python < 3.14, so our own pixel check
+    # below stays the real guard and this filter is the second line.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        return _guarded(_process, data, limits)
+
+
+def _guarded(step: Callable[[bytes, ImageLimits], _T], data: bytes, limits: ImageLimits) -> _T:
+    """Run one step of the pipeline, turning anything Pillow raises into a kind refusal."""
+    try:
+        return step(data, limits)
+    except UploadRejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise UploadRejected(_too_many_pixels(limits)) from exc
+    except MemoryError as exc:
+        raise UploadRejected(_TOO_LARGE_TO_PROCESS) from exc
+    except Exception as exc:
+        # Pillow's decoders raise many types on hostile input (OSError, ValueError,
+        # SyntaxError, struct.error, IndexError, ...); none of them may reach a person.
+        logger.debug("upload refused", exc_info=True)
+        raise UploadRejected(_NOT_AN_IMAGE) from exc
+
+
+def _open_checked(data: bytes, limits: ImageLimits) -> tuple[Image.Image, str]:
+    """Open an upload without decoding it, after every check its header allows."""
     if not data:
         raise UploadRejected(_EMPTY)
     if len(data) > limits.max_bytes:
@@ -109,52 +182,42 @@ def process_upload(data: bytes, limits: ImageLimits | None = None) -> ProcessedI
         )
     kind = _sniff(data)
     if kind is None:
-        raise UploadRejected(_NOT_AN_IMAGE)
-
-    # Pillow only warns about a decompression bomb between MAX_IMAGE_PIXELS and twice that; we
-    # want a refusal. catch_warnings() is process-wide on Python < 3.14, so our own pixel check
-    # below stays the real guard and this filter is the second line.
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            return _process(data, kind, limits)
-        except UploadRejected:
-            raise
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise UploadRejected(_too_many_pixels(limits)) from exc
-        except MemoryError as exc:
-            raise UploadRejected(_TOO_LARGE_TO_PROCESS) from exc
-        except Exception as exc:
-            # Pillow's decoders raise many types on hostile input (OSError, ValueError,
-            # SyntaxError, struct.error, IndexError, ...); none of them may reach a person.
-            logger.debug("upload refused", exc_info=True)
-            raise UploadRejected(_NOT_AN_IMAGE) from exc
-
-
-def _process(data: bytes, kind: str, limits: ImageLimits) -> ProcessedImage:
-    """Decode, clean and encode one upload whose format is already known."""
+        raise UploadRejected(_unaccepted(data))
     # No `with`: closing would discard the decoded pixels, and a BytesIO holds no OS resource.
+    # formats=[kind] keeps every other decoder away, whatever the file's name says.
     im = Image.open(io.BytesIO(data), formats=[kind])
     # Checked from the header, before a single pixel is decoded.
     width, height = im.size
     if width * height > limits.max_pixels:
         raise UploadRejected(_too_many_pixels(limits))
     if kind == "JPEG":
-        # JPEG keeps EXIF in its header, so this costs no decoding; the transpose waits until
-        # the picture is small, because transposing first would defeat draft().
-        orientation = _orientation(im)
+        # Choosing the DCT scale reads no pixels; it shrinks what load() will decode.
         _draft(im, limits.full_edge)
-        _load(im)
-    else:
+    if _decode_bytes(im, kind, limits) > limits.max_decode_bytes:
+        raise UploadRejected(_too_costly(im, kind, limits))
+    return im, kind
+
+
+def _process(data: bytes, limits: ImageLimits) -> ProcessedImage:
+    """Decode, clean and encode one upload."""
+    im, kind = _open_checked(data, limits)
+    # JPEG keeps EXIF in its header, so this costs no decoding; the transpose waits until the
+    # picture is small, because transposing first would defeat draft().
+    orientation = _orientation(im) if kind == "JPEG" else 1
+    # Animated PNG and WebP open on their first frame, and only that frame is loaded.
+    _load(im)
+    if kind != "JPEG":
         # A PNG may store its eXIf chunk after the pixels, so read it once they are loaded.
-        # Animated PNG and WebP open on their first frame, and only that frame is loaded.
-        _load(im)
         orientation = _orientation(im)
     icc = im.info.get("icc_profile")
-    picture = _working_mode(im)
+    # libwebp's animation decoder and Pillow's copy of the frame stay attached to the image:
+    # let them go now rather than while the picture is shrunk.
+    if kind == "WEBP":
+        im._decoder = None  # type: ignore[attr-defined]
+        im.fp = None
+    picture = _shrink_decoded(im, limits.full_edge)
     del im  # let the decoded original go as soon as a smaller copy replaces it
 
-    picture = _shrink(picture, limits.full_edge)
     picture = _to_srgb(picture, icc)
     if orientation in _UPRIGHT:
         picture = picture.transpose(_UPRIGHT[orientation])
@@ -191,6 +254,75 @@ def _sniff(data: bytes) -> str | None:
     return None
 
 
+def _unaccepted(data: bytes) -> str:
+    """Return the refusal for a file that is not JPEG, PNG or WebP, naming it when we can."""
+    name = next((name for magic, name in _UNACCEPTED_MAGIC if data.startswith(magic)), None)
+    if name is None and data[4:8] == b"ftyp":
+        name = _HEIF_BRANDS.get(data[8:12])
+    if name is None:
+        return _NOT_AN_IMAGE
+    article = "an" if name[0] in "AEIOUaeiou" else "a"
+    return (
+        f"That file is {article} {name} image, which we can't take. "
+        "Please save it as a JPEG, PNG or WebP and try again."
+    )
+
+
+# Bytes per pixel each decoder holds at its peak (see benchmarks/bench_images.py). Pillow keeps
+# RGB, RGBA and LA in four bytes a pixel, and 1, L and P in one.
+_WEBP_BYTES_PER_PIXEL = 16  # libwebp's two RGBA canvases, the frame as bytes, Pillow's copy
+_RGBA_BYTES = 4
+# A progressive JPEG keeps every DCT coefficient until its last scan, whatever draft() asked:
+# two bytes each, for every channel at its own sampled size.
+_COEFFICIENT_BYTES = 2
+
+
+def _decode_bytes(im: Image.Image, kind: str, limits: ImageLimits) -> int:
+    """Estimate, from the header alone, the memory decoding and shrinking an upload takes."""
+    width, height = im.size  # for a JPEG, the size draft() will decode at
+    pixels = width * height
+    if kind == "WEBP":
+        decoded = pixels * _WEBP_BYTES_PER_PIXEL
+    else:
+        per_pixel = 1 if im.mode in ("1", "L", "P") else 2 if im.mode.startswith("I;16") else 4
+        decoded = pixels * per_pixel
+        if kind == "JPEG" and (im.info.get("progressive") or im.info.get("progression")):
+            decoded += _coefficient_bytes(im)
+    full_width, full_height = _fit((width, height), limits.full_edge)
+    # The shrink works on a few strips of rows at a time (converted, premultiplied, resized
+    # across); then come the clean full-size copy and the one it was pasted from.
+    strips = 3 * width * (2 * _STRIP_ROWS) * _RGBA_BYTES if full_width < width else 0
+    return decoded + strips + 2 * full_width * full_height * _RGBA_BYTES
+
+
+def _coefficient_bytes(im: Image.Image) -> int:
+    """Return the memory a progressive JPEG's coefficients take, from its sampling factors."""
+    width, height = getattr(im, "_size_before_draft", im.size)
+    # Each channel as (id, horizontal, vertical, table), read from the frame header.
+    channels = getattr(im, "layer", None) or [("", 1, 1, 0)] * 3
+    most_across = max(channel[1] for channel in channels) or 1
+    most_down = max(channel[2] for channel in channels) or 1
+    return (
+        sum(
+            math.ceil(width * across / most_across) * math.ceil(height * down / most_down)
+            for _, across, down, _ in channels
+        )
+        * _COEFFICIENT_BYTES
+    )
+
+
+def _too_costly(im: Image.Image, kind: str, limits: ImageLimits) -> str:
+    """Return the refusal for a picture too big to decode in this format."""
+    width, height = im.size
+    per_megapixel = _decode_bytes(im, kind, limits) / (width * height / 1_000_000)
+    most = _amount(max(0.1, limits.max_decode_bytes / per_megapixel))
+    name = _FORMAT_NAMES[kind]
+    return (
+        f"That {name} image is too big for us to open: we can take {name} images of up to "
+        f"about {most} megapixels. Please save it as a JPEG, or shrink it on your device first."
+    )
+
+
 def _orientation(im: Image.Image) -> int:
     """Return the EXIF orientation (1 when absent or unreadable)."""
     try:
@@ -210,6 +342,7 @@ def _draft(im: Image.Image, full_edge: int) -> None:
     if long_edge < 2 * floor:
         return  # even half scale would fall short
     ratio = floor / long_edge
+    im._size_before_draft = im.size  # type: ignore[attr-defined]
     im.draft("RGB", (max(1, math.ceil(width * ratio)), max(1, math.ceil(height * ratio))))
 
 
@@ -258,6 +391,49 @@ def _shrink(im: Image.Image, edge: int) -> Image.Image:
     if size == im.size:
         return im
     return im.resize(size, Image.Resampling.LANCZOS, reducing_gap=_REDUCING_GAP)
+
+
+# Source rows each strip of a huge picture covers: small enough that its copies cost little.
+_STRIP_ROWS = 128
+_PREMULTIPLIED = {"RGBA": "RGBa", "LA": "La"}
+_STRAIGHT = {"RGBa": "RGBA", "La": "LA"}
+# Lanczos reads three output pixels' worth of source rows on each side of the one it makes.
+_LANCZOS_SUPPORT = 3
+
+
+def _shrink_decoded(im: Image.Image, edge: int) -> Image.Image:
+    """Return the decoded picture in a working mode, long edge at most edge, made in strips.
+
+    Converting or resizing a huge picture whole makes full-size copies of it (Pillow converts
+    RGBA to premultiplied RGBa for resizing, P to RGB, 16-bit to 32-bit). Instead each band of
+    output rows is resampled from a strip of source rows wide enough for the filter, so only
+    the strip is ever converted and the result matches a whole-picture Lanczos resize.
+    """
+    width, height = im.size
+    size = _fit(im.size, edge)
+    if size == im.size or height <= 2 * _STRIP_ROWS:
+        return _shrink(_working_mode(im), edge)
+    scale = height / size[1]
+    margin = math.ceil(_LANCZOS_SUPPORT * scale) + 1
+    band_rows = max(1, int(_STRIP_ROWS / scale))
+    result: Image.Image | None = None
+    for first in range(0, size[1], band_rows):
+        last = min(size[1], first + band_rows)
+        source_top, source_bottom = first * scale, last * scale
+        top = max(0, math.floor(source_top) - margin)
+        bottom = min(height, math.ceil(source_bottom) + margin)
+        strip = _working_mode(im.crop((0, top, width, bottom)))
+        strip = strip.convert(_PREMULTIPLIED.get(strip.mode, strip.mode))
+        band = strip.resize(
+            (size[0], last - first),
+            Image.Resampling.LANCZOS,
+            box=(0, source_top - top, width, source_bottom - top),
+        )
+        if result is None:
+            result = Image.new(band.mode, size)
+        result.paste(band, (0, first))
+    assert result is not None
+    return result.convert(_STRAIGHT.get(result.mode, result.mode))
 
 
 def _to_srgb(im: Image.Image, icc: bytes | None) -> Image.Image:

@@ -9,7 +9,7 @@ from gallery_store.prompt_library import TodaysPrompt
 from gallery_store.text import escape_markdown
 from ui.context import Context
 from ui.drawing import drawing_board
-from ui.forms import mood_check_in, share_form
+from ui.forms import mood_check_in, share_form, upload_preview
 from ui.widgets import show_text
 
 ANOTHER_KEY = "another_prompt_id"
@@ -77,12 +77,7 @@ def render(ctx: Context) -> None:
     if not source.startswith("Draw"):
         image_bytes = uploaded.getvalue() if uploaded is not None else None
     if image_bytes and not source.startswith("Draw"):
-        try:
-            st.image(
-                image_bytes, caption="Preview — only you can see this until you share it", width=320
-            )
-        except Exception:  # Streamlit decodes the raw file itself; sharing checks it properly.
-            st.caption("We can't show a preview of this file.")
+        upload_preview(studio, image_bytes, key="today")
     artwork = share_form(
         studio, ctx.user, ctx.circle.id, image_bytes, prompt_id=prompt_id, key="today"
     )

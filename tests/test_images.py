@@ -12,12 +12,12 @@ import zlib
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageCms, ImageFile, ImageOps, ImageStat
+from PIL import Image, ImageChops, ImageCms, ImageFile, ImageOps, ImageStat
 from PIL.PngImagePlugin import PngInfo
 
 from gallery_store.config import MB, ImageLimits
 from gallery_store.errors import UploadRejected
-from gallery_store.images import ProcessedImage, process_upload
+from gallery_store.images import ProcessedImage, check_upload, process_upload
 
 RED = (220, 30, 30)
 GREEN = (30, 200, 40)
@@ -595,3 +595,84 @@ def test_module_does_not_import_streamlit():
     completed = subprocess.run([sys.executable, "-c", code], cwd=root, check=False)
 
     assert completed.returncode == 0
+
+
+# --- header checks, before any decoding ------------------------------------------------------
+
+
+def _refuse_decoding(monkeypatch):
+    def no_decoding(self):
+        raise AssertionError("pixels were decoded")
+
+    monkeypatch.setattr(Image.Image, "load", no_decoding)
+
+
+@pytest.mark.parametrize(("fmt", "name"), [("TIFF", "TIFF"), ("GIF", "GIF"), ("BMP", "BMP")])
+def test_a_renamed_file_is_refused_by_its_magic_bytes_and_named(monkeypatch, fmt, name):
+    source = encode(Image.new("RGB", (20, 20), RED), fmt)  # whatever it is called, say .png
+    _refuse_decoding(monkeypatch)
+
+    for check in (check_upload, process_upload):
+        with pytest.raises(UploadRejected, match=f"is an? {name} image") as caught:
+            check(source)
+        assert "JPEG, PNG or WebP" in caught.value.message
+        assert_friendly(caught.value)
+
+
+def test_too_many_pixels_are_refused_from_the_header_without_decoding(monkeypatch):
+    # Regression: 162 megapixels in a 654 KiB PNG took the server from 167 MB to 1.41 GB.
+    source = encode(Image.new("1", (13_500, 12_000)), "PNG")
+    _refuse_decoding(monkeypatch)
+
+    for check in (check_upload, process_upload):
+        with pytest.raises(UploadRejected, match="40 megapixels") as caught:
+            check(source)
+        assert_friendly(caught.value)
+
+
+def test_check_upload_reads_the_header_only(monkeypatch):
+    source = encode(gradient((300, 200)), "PNG")
+    _refuse_decoding(monkeypatch)
+
+    header = check_upload(source)
+
+    assert (header.format, header.width, header.height, header.frames) == ("PNG", 300, 200, 1)
+    assert 0 < header.decode_bytes < LIMITS.max_decode_bytes
+
+
+@pytest.mark.parametrize(("fmt", "name"), [("PNG", "PNG"), ("WEBP", "WebP")])
+def test_a_picture_too_costly_to_decode_is_refused_by_its_header(monkeypatch, fmt, name):
+    source = encode(Image.new("RGB", (1000, 1000), GREEN), fmt)
+    limits = ImageLimits(max_decode_bytes=check_upload(source).decode_bytes - 1)
+    _refuse_decoding(monkeypatch)
+
+    with pytest.raises(UploadRejected, match=f"That {name} image is too big") as caught:
+        process_upload(source, limits)
+
+    assert "megapixels" in caught.value.message
+    assert_friendly(caught.value)
+
+
+def test_webp_costs_more_to_decode_than_png_or_jpeg():
+    picture = Image.new("RGB", (2400, 1600), GREEN)
+    costs = {
+        fmt: check_upload(encode(picture, fmt)).decode_bytes for fmt in ("JPEG", "PNG", "WEBP")
+    }
+
+    assert costs["JPEG"] <= costs["PNG"] < costs["WEBP"]
+
+
+@pytest.mark.parametrize("mode", ["RGB", "P", "L"])
+def test_shrinking_in_strips_matches_a_whole_picture_resize(mode):
+    picture = gradient((3000, 2000))
+    picture = (
+        picture.quantize(64, dither=Image.Dither.NONE) if mode == "P" else picture.convert(mode)
+    )
+    expected = picture.convert("RGB").resize((2048, 1365), Image.Resampling.LANCZOS)
+
+    result = process_upload(encode(picture, "PNG"))
+
+    assert (result.width, result.height) == (2048, 1365)
+    shown = Image.open(io.BytesIO(result.full)).convert("RGB")
+    difference = ImageStat.Stat(ImageChops.difference(shown, expected))
+    assert max(difference.mean) < 1.5  # JPEG's rounding, no seams between strips

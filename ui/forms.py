@@ -2,22 +2,56 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import streamlit as st
 
 from gallery_store import Studio, StudioError
 from gallery_store.artworks import ALT_TEXT_LIMIT, CAPTION_LIMIT, WARNING_LIMIT
+from gallery_store.errors import UploadRejected
+from gallery_store.images import process_upload
 from gallery_store.models import Artwork, User
 from gallery_store.reflections import FEELINGS, MOODS
 
 from .widgets import support_panel
 
-__all__ = ["mood_check_in", "share_form"]
+__all__ = ["mood_check_in", "share_form", "upload_preview"]
+
+PREVIEW_CAPTION = "Preview — only you can see this until you share it"
 
 ALT_TEXT_HELP = (
     "Alt text is a short description of your artwork that screen readers speak aloud, so "
     "people with low vision can share in it too. Say what someone would see: colours, "
     "shapes, what's in it, the feeling."
 )
+
+
+def upload_preview(studio: Studio, image_bytes: bytes, *, key: str) -> bool:
+    """Show the cleaned copy an upload becomes, or why it can't be used; True if usable.
+
+    The raw upload is never shown: handing it to ``st.image`` would let the browser decode an
+    unchecked file (a TIFF named .png, a 160-megapixel PNG) and serve its GPS tags back from
+    Streamlit's media route. The pipeline's own thumbnail is shown instead, made once per
+    upload and kept in the session, because every click on the page reruns this script.
+    """
+    digest = hashlib.sha256(image_bytes).hexdigest()
+    state_key = f"upload_preview_{key}"
+    preview = st.session_state.get(state_key)
+    if preview is None or preview["digest"] != digest:
+        try:
+            with st.spinner("Getting your picture ready…"):
+                processed = process_upload(image_bytes, studio.config.images)
+            preview = {"digest": digest, "thumbnail": processed.thumbnail, "error": None}
+        except UploadRejected as exc:
+            preview = {"digest": digest, "thumbnail": None, "error": exc.message}
+        # Only the small copy is kept: a session holds one thumbnail, not a full picture.
+        st.session_state[state_key] = preview
+    if preview["error"]:
+        st.error(preview["error"])
+        return False
+    # width="content": at a fixed width Streamlit would decode and re-encode even this copy.
+    st.image(preview["thumbnail"], caption=PREVIEW_CAPTION, width="content")
+    return True
 
 
 def share_form(
