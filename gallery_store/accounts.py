@@ -22,6 +22,7 @@ from .errors import (
     ValidationError,
 )
 from .models import ROLE_PARTICIPANT, ROLE_THERAPIST, Invite, User
+from .names import ensure_name_free
 from .passwords import PasswordPolicy, code_hash, new_code, same, token_hash
 from .policy import FACILITATOR, PARTICIPANT, Policy
 from .sealing import Keyring, KeyVault, Sealer, Unlocked
@@ -247,6 +248,7 @@ class Accounts:
         return invite
 
     def _consume_invite(self, invite: Invite, user_id: str) -> None:
+        ensure_name_free(self.store, user_id, circle_id=invite.circle_id)
         self.invites.update(invite.id, uses=invite.uses + 1)
         self.memberships.insert(
             {
@@ -488,6 +490,7 @@ class Accounts:
         )
         with self.store.transaction():
             self.policy.active(actor)
+            ensure_name_free(self.store, actor.id, name)
             record = self.users.update(actor.id, display_name=name)
             return User.from_record(record, keyring=actor.keyring)
 
