@@ -271,7 +271,7 @@ class Accounts:
         name = clean_text(
             display_name, field="display name", max_length=40, required=True, multiline=False
         )
-        self.passwords.check(password, username=key)
+        self.passwords.check(password, username=key, display_name=name)
         user_id = new_id()
         return _NewAccount(
             user_id,
@@ -502,7 +502,7 @@ class Accounts:
             record = self.policy.active(actor)
         if not self.passwords.verify(record["password_hash"], current or ""):
             raise AuthenticationFailed("Your current password doesn't match.")
-        self.passwords.check(new, username=record["username"])
+        self.passwords.check(new, username=record["username"], display_name=record["display_name"])
         new_hash = self.passwords.hash(new)
         keyring = self.sealer.with_password(record, current)
         if keyring is None:
@@ -568,7 +568,7 @@ class Accounts:
         expires = datetime.fromisoformat(record["reset_expires"])
         if not same(record["reset_hash"], code_hash(code or "")) or self.studio.now() > expires:
             raise refused
-        self.passwords.check(new_password, username=key)
+        self.passwords.check(new_password, username=key, display_name=record["display_name"])
         new_hash = self.passwords.hash(new_password)
         opened = self.sealer.with_recovery(record, recovery_code) if recovery_code else {}
         if recovery_code and not opened:
