@@ -22,6 +22,7 @@ from .errors import (
     ValidationError,
 )
 from .models import ROLE_PARTICIPANT, ROLE_THERAPIST, Invite, User
+from .names import ensure_name_free
 from .passwords import PasswordPolicy, code_hash, new_code, same, token_hash
 from .policy import FACILITATOR, PARTICIPANT, Policy
 from .sealing import Keyring, KeyVault, Sealer, Unlocked
@@ -324,6 +325,7 @@ class Accounts:
         return invite
 
     def _consume_invite(self, invite: Invite, user_id: str) -> None:
+        ensure_name_free(self.store, user_id, circle_id=invite.circle_id)
         self.invites.update(invite.id, uses=invite.uses + 1)
         self.memberships.insert(
             {
@@ -346,7 +348,7 @@ class Accounts:
         name = clean_text(
             display_name, field="display name", max_length=40, required=True, multiline=False
         )
-        self.passwords.check(password, username=key)
+        self.passwords.check(password, username=key, display_name=name)
         user_id = new_id()
         return _NewAccount(
             user_id,
@@ -578,6 +580,7 @@ class Accounts:
         )
         with self.store.transaction():
             self.policy.active(actor)
+            ensure_name_free(self.store, actor.id, name)
             record = self.users.update(actor.id, display_name=name)
             return User.from_record(record, keyring=actor.keyring)
 
@@ -589,7 +592,7 @@ class Accounts:
             record = self.policy.active(actor)
         if not self.passwords.verify(record["password_hash"], current or ""):
             raise AuthenticationFailed("Your current password doesn't match.")
-        self.passwords.check(new, username=record["username"])
+        self.passwords.check(new, username=record["username"], display_name=record["display_name"])
         new_hash = self.passwords.hash(new)
         keyring = self.sealer.with_password(record, current)
         if keyring is None:
@@ -655,7 +658,7 @@ class Accounts:
         expires = datetime.fromisoformat(record["reset_expires"])
         if not same(record["reset_hash"], code_hash(code or "")) or self.studio.now() > expires:
             raise refused
-        self.passwords.check(new_password, username=key)
+        self.passwords.check(new_password, username=key, display_name=record["display_name"])
         new_hash = self.passwords.hash(new_password)
         opened = self.sealer.with_recovery(record, recovery_code) if recovery_code else {}
         if recovery_code and not opened:

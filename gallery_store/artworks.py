@@ -15,6 +15,7 @@ from .durable import atomic_write_bytes
 from .errors import NotFound, PermissionDenied, SaveFailed, ValidationError
 from .images import ProcessedImage, process_upload
 from .models import Artwork, SharedArtwork, User
+from .names import with_current_names
 from .policy import Policy
 from .text import clean_text
 
@@ -57,6 +58,7 @@ class Artworks:
         self.preferences = studio.store.collection("preferences")
         self.flags = studio.store.collection("flags")
         self.drafts = studio.store.collection("drafts")
+        self.users = studio.store.collection("users")
         self.policy = Policy(studio)
 
     # -- sharing ---------------------------------------------------------------------------------
@@ -206,7 +208,7 @@ class Artworks:
             else:
                 source = self.artworks.newest_by("circle", circle_id)
             skip = (page - 1) * per_page
-            items: list[Artwork] = []
+            records: list[dict] = []
             has_next = False
             for record in source:
                 if not self.policy.visible_to(record, actor.id, role):
@@ -218,11 +220,18 @@ class Artworks:
                 if skip:
                     skip -= 1
                     continue
-                if len(items) == per_page:
+                if len(records) == per_page:
                     has_next = True
                     break
-                items.append(Artwork.from_record(record))
-            return GalleryPage(items, page, per_page, has_next)
+                records.append(record)
+            return GalleryPage(self._shown(records), page, per_page, has_next)
+
+    def _shown(self, records: list[dict], model: type[Artwork] = Artwork, **extra) -> list:
+        """Build artworks that show each artist's current name (one lookup per artist)."""
+        return [
+            model.from_record(r, **extra)
+            for r in with_current_names(self.users, records, "artist_name")
+        ]
 
     def _has_theme(self, record: dict, theme: str) -> bool:
         prompt = self.prompts.get(record.get("prompt_id") or "")
@@ -231,7 +240,7 @@ class Artworks:
     def get(self, actor: User, artwork_id: str) -> Artwork:
         """Return one artwork the actor may see."""
         with self.store.reading():
-            return Artwork.from_record(self.policy.readable_artwork(actor, artwork_id))
+            return self._shown([self.policy.readable_artwork(actor, artwork_id)])[0]
 
     def image(self, actor: User, artwork_id: str, variant: str = "thumb") -> bytes:
         """Return the bytes of one stored copy (thumb, full or blur) of an artwork."""
@@ -249,11 +258,13 @@ class Artworks:
             self.policy.active(actor)
             if user_id != actor.id:
                 raise PermissionDenied("You can only list your own artworks here.")
-            return [
-                Artwork.from_record(r)
-                for r in self.artworks.newest_by("user", user_id)
-                if r.get("status") != "removed"
-            ]
+            return self._shown(
+                [
+                    r
+                    for r in self.artworks.newest_by("user", user_id)
+                    if r.get("status") != "removed"
+                ]
+            )
 
     def count_in_circle(self, actor: User, circle_id: str) -> int:
         """Return how many artworks a circle's gallery holds (for facilitators' summaries)."""
@@ -319,7 +330,7 @@ class Artworks:
                     assessment,
                 )  # fmt: skip
             support = self.studio.support.offer(assessment, record["circle_id"])
-            return SharedArtwork.from_record(updated, support=support)
+            return self._shown([updated], SharedArtwork, support=support)[0]
 
     def delete(self, actor: User, artwork_id: str) -> None:
         """Delete an artwork with its files, comments and reactions (its artist only)."""

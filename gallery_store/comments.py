@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from .errors import NotFound, PermissionDenied, ValidationError
 from .models import REACTIONS, Comment, PostedComment, User
 from .moderation import HELD
+from .names import with_current_names
 from .policy import Policy
 from .safety import GentleNudge, gentle_check
 from .text import clean_text
@@ -41,6 +42,7 @@ class Comments:
         self.comments = studio.store.collection("comments")
         self.artworks = studio.store.collection("artworks")
         self.flags = studio.store.collection("flags")
+        self.users = studio.store.collection("users")
         self.policy = Policy(studio)
 
     def post(self, actor: User, artwork_id: str, text: str) -> PostedComment:
@@ -83,10 +85,13 @@ class Comments:
         with self.store.reading():
             artwork = self.policy.readable_artwork(actor, artwork_id)
             role = self.policy.member(actor, artwork["circle_id"])["role"]
-            return [
-                Comment.from_record(record)
+            shown = [
+                record
                 for record in self.comments.by("artwork", artwork_id)
                 if self.policy.visible_to(record, actor.id, role)
+            ]
+            return [
+                Comment.from_record(r) for r in with_current_names(self.users, shown, "author_name")
             ]
 
     def _own(self, actor: User, comment_id: str) -> tuple[dict, dict]:
@@ -125,6 +130,7 @@ class Comments:
                 held = True
                 changes["status"] = HELD
             updated = self.comments.update(comment_id, **changes)
+            [updated] = with_current_names(self.users, [updated], "author_name")
             self.studio.moderation.raise_flag(
                 actor, artwork["circle_id"], "comment", comment_id, words, assessment
             )

@@ -19,7 +19,7 @@ from .studio import open_studio
 
 __all__ = ["DEMO_PASSWORD", "DemoStudio", "abstract_art", "seed_demo"]
 
-DEMO_PASSWORD = "kindred canvas demo"  # noqa: S105 - the demo studio's published password
+DEMO_PASSWORD = "paint the quiet harbour"  # noqa: S105 - the demo studio's published password
 PALETTES = [
     [(91, 127, 110), (242, 177, 52), (251, 248, 243), (232, 115, 90)],
     [(74, 144, 194), (155, 79, 150), (241, 236, 227), (47, 52, 55)],

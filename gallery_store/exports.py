@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from .errors import AuthenticationFailed, NotFound, PermissionDenied
 from .models import ROLE_THERAPIST, User
+from .names import with_current_names
 from .policy import PARTICIPANT, Policy
 
 if TYPE_CHECKING:
@@ -92,16 +93,28 @@ class Exports:
         c = self.store.collection
         with self.store.reading():
             user = self.policy.active(actor)
-            artworks = [_public(a) for a in c("artworks").by("user", actor.id)]
+            artworks = [
+                _public(a)
+                for a in with_current_names(
+                    c("users"), c("artworks").by("user", actor.id), "artist_name"
+                )
+            ]
             mine = {a["id"] for a in artworks}
             roles = {m["circle_id"]: m["role"] for m in c("memberships").by("user", actor.id)}
             # Only the comments the artist could see in the app: never words a facilitator
             # removed, nor others' words hidden while they are reviewed.
             on_my_art = [
                 _public(r)
-                for aid in mine
-                for r in c("comments").by("artwork", aid)
-                if Policy.visible_to(r, actor.id, roles.get(r["circle_id"], PARTICIPANT))
+                for r in with_current_names(
+                    c("users"),
+                    (
+                        r
+                        for aid in mine
+                        for r in c("comments").by("artwork", aid)
+                        if Policy.visible_to(r, actor.id, roles.get(r["circle_id"], PARTICIPANT))
+                    ),
+                    "author_name",
+                )
             ]
             reactions_on_my_art = [
                 {
@@ -134,7 +147,12 @@ class Exports:
                 ),
                 "circles": circles,
                 "artworks": artworks,
-                "my_comments": [_public(r) for r in c("comments").by("user", actor.id)],
+                "my_comments": [
+                    _public(r)
+                    for r in with_current_names(
+                        c("users"), c("comments").by("user", actor.id), "author_name"
+                    )
+                ],
                 "comments_on_my_art": on_my_art,
                 "reactions_on_my_art": reactions_on_my_art,
                 "my_reactions": [_public(r) for r in c("reactions").by("user", actor.id)],
@@ -331,8 +349,15 @@ class Exports:
             circle = c("circles").get(circle_id)
             chosen = [
                 dict(a)
-                for a in c("artworks").by("circle", circle_id)
-                if a.get("exhibit_opt_in") and a.get("status") == "visible"
+                for a in with_current_names(
+                    c("users"),
+                    (
+                        a
+                        for a in c("artworks").by("circle", circle_id)
+                        if a.get("exhibit_opt_in") and a.get("status") == "visible"
+                    ),
+                    "artist_name",
+                )
             ]
         destination.parent.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(destination, "w") as archive:

@@ -21,6 +21,7 @@ from .crisis import AT_RISK, Assessment, assess
 from .crisis.detector import NOTHING
 from .errors import NotFound, PermissionDenied, ValidationError
 from .models import ROLE_THERAPIST, Artwork, AuditEntry, Flag, Notice, User, parse_time
+from .names import with_current_names
 from .policy import FACILITATOR, MODERATORS, Policy
 from .text import clean_text
 
@@ -591,7 +592,7 @@ class Moderation:
         with self.store.reading():
             self.policy.facilitator(actor, circle_id, therapist_only=True)
             cutoff = self.studio.now() - timedelta(hours=hours)
-            waiting = []
+            waiting: list[dict] = []
             for record in self.artworks.by("circle", circle_id):
                 if record.get("status", "visible") != "visible":
                     continue
@@ -600,8 +601,11 @@ class Moderation:
                     continue
                 if self._answered(record):
                     continue
-                waiting.append(Artwork.from_record(record))
-            return waiting
+                waiting.append(record)
+            return [
+                Artwork.from_record(r)
+                for r in with_current_names(self.users, waiting, "artist_name")
+            ]
 
     def _answered(self, artwork: dict) -> bool:
         """Say whether anyone besides the artist has commented on or reacted to an artwork."""

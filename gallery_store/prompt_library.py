@@ -7,7 +7,9 @@ the therapists' edits live in the store (with a history of every change).
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
@@ -36,6 +38,7 @@ from prompts import (
 from .errors import NotFound, ValidationError
 from .models import Circle, Prompt, User
 from .policy import Policy
+from .text import clean_text
 
 if TYPE_CHECKING:
     from .studio import Studio
@@ -75,6 +78,32 @@ class ImportReport:
 
 def _spec_of(record: dict) -> dict:
     return {k: record.get(k) for k in PROMPT_FIELDS}
+
+
+# The words of a prompt, and whether each may hold paragraphs; the lists hold one-line items.
+_WORDS = {"title": False, "instructions": True, "no_materials": True}
+_WORD_LISTS = ("materials", "reflection_questions")
+
+
+def _clean(value: object, field: str, multiline: bool) -> object:
+    if not isinstance(value, str):
+        return value  # the deck checks say what is wrong with it
+    # No limit here: the deck checks give the limit of each field in their own words.
+    return clean_text(
+        value, field=field.replace("_", " "), max_length=sys.maxsize, multiline=multiline
+    )
+
+
+def _clean_words(data: Mapping) -> dict:
+    """Return prompt data with its words cleaned like everyone's (no bidi or invisible tricks)."""
+    cleaned = dict(data)
+    for name, multiline in _WORDS.items():
+        if name in cleaned:
+            cleaned[name] = _clean(cleaned[name], name, multiline)
+    for name in _WORD_LISTS:
+        if isinstance(cleaned.get(name), list | tuple):
+            cleaned[name] = [_clean(item, name, False) for item in cleaned[name]]
+    return cleaned
 
 
 def _as_spec(data: dict, source: str) -> PromptSpec:
@@ -171,6 +200,7 @@ class PromptLibrary:
 
     def create(self, actor: User, **fields) -> Prompt:
         """Add a prompt to the library (therapists)."""
+        fields = _clean_words(fields)
         title = str(fields.get("title", "")).strip()
         slug = fields.get("slug") or self._slug_for(title)
         spec = _as_spec({**fields, "slug": slug}, "the new prompt")
@@ -204,7 +234,9 @@ class PromptLibrary:
             if record is None:
                 raise NotFound()
             current = _spec_of(record)
-            spec = _as_spec({**current, **changes, "slug": record["slug"]}, record["title"])
+            spec = _as_spec(
+                _clean_words({**current, **changes, "slug": record["slug"]}), record["title"]
+            )
             if spec.to_dict() == current:
                 return Prompt.from_record(record)
             history = [
@@ -233,13 +265,16 @@ class PromptLibrary:
         self.policy.therapist(actor)
         try:
             deck = parse_deck(toml_text, source)
+            specs = [
+                PromptSpec.from_dict(_clean_words(spec.to_dict()), source) for spec in deck.prompts
+            ]
         except DeckError as exc:
             raise ValidationError(f"Nothing was imported. {exc}") from exc
         added, changed, unchanged = [], [], []
         now = self.studio.now().isoformat()
         with self.store.transaction():
             self.policy.therapist(actor)
-            for spec in deck.prompts:
+            for spec in specs:
                 existing = self.prompts.by("slug", spec.slug)
                 if not existing:
                     self.prompts.insert(

@@ -54,10 +54,10 @@ def test_comments_are_listed_oldest_first_to_everyone_in_the_circle(
         ]
 
 
-def test_author_name_is_kept_as_it_was_when_posting(studio, artwork, peer):
+def test_author_name_follows_a_rename(studio, artwork, peer):
     studio.comments.post(peer, artwork.id, "I notice the light.")
     studio.accounts.rename(peer, "Samira")
-    assert studio.comments.for_artwork(peer, artwork.id)[0].author_name == "Sam"
+    assert studio.comments.for_artwork(peer, artwork.id)[0].author_name == "Samira"
 
 
 def test_posting_in_another_circle_is_refused(studio, artwork, outsider):

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from argon2 import extract_parameters
 from argon2.low_level import Type
 
 from gallery_store import StudioConfig, open_studio
 from gallery_store.errors import ValidationError
-from gallery_store.passwords import MIN_LENGTH, PasswordPolicy, common_passwords
+from gallery_store.passwords import (
+    BREACHED,
+    MIN_LENGTH,
+    PasswordPolicy,
+    common_passwords,
+)
 
 from .conftest import FAST_CONFIG, PASSWORD, Clock
 
@@ -110,6 +118,79 @@ def test_every_listed_common_password_of_allowed_length_is_refused(fast_policy):
         if len(password) >= MIN_LENGTH:
             with pytest.raises(ValidationError):
                 fast_policy.check(password.upper())
+
+
+# Among the most common breached passwords of ten characters or more, and not in the short
+# list the studio kept before.
+BREACHED_TOP = ["basketball", "MANCHESTER", "q1w2e3r4t5", "4815162342", "QazWsxEdcRfv"]
+
+
+def test_the_breached_list_holds_the_top_hundred_thousand():
+    passwords = common_passwords()
+    assert len(passwords) > 95_000  # 100,000 lines; a few differ only by case
+    assert {"123456", "password", "qwerty", "dragon", "iloveyou"} <= passwords
+    assert BREACHED.name.endswith(".gz") and BREACHED.stat().st_size < 1_000_000
+    notes = BREACHED.with_name("README.md").read_text(encoding="utf-8")
+    assert "SecLists" in notes and "Licence" in notes
+
+
+@pytest.mark.parametrize("password", BREACHED_TOP)
+def test_top_breached_passwords_are_refused(fast_policy, password):
+    with pytest.raises(ValidationError, match="most common"):
+        fast_policy.check(password)
+
+
+def test_importing_the_studio_does_not_read_the_list():
+    probe = (
+        "import gallery_store, gallery_store.passwords as p; "
+        "print(p.common_passwords.cache_info().currsize)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "0"
+
+
+def test_the_list_is_read_once(fast_policy):
+    common_passwords.cache_clear()
+    fast_policy.check("a calm river of stones")
+    fast_policy.check("quiet lanterns drift over the harbour")
+    assert common_passwords.cache_info().misses == 1
+
+
+@pytest.mark.parametrize(
+    "passphrase",
+    ["a calm river of stones", "Quiet lanterns drift over the harbour", "canvas painting at dawn"],
+)
+def test_a_good_passphrase_is_accepted(fast_policy, passphrase):
+    fast_policy.check(passphrase, username="robin", display_name="Robin Bird")
+
+
+@pytest.mark.parametrize(
+    "password", ["robin12345", "Robin2026!!", "ROBINBIRD99", "Robin Bird 2026", "bird-bird-bird"]
+)
+def test_passwords_built_on_the_persons_names_are_refused(fast_policy, password):
+    with pytest.raises(ValidationError, match="isn't your username or display name"):
+        fast_policy.check(password, username="robin.b", display_name="Robin Bird")
+
+
+def test_a_passphrase_that_only_mentions_a_name_is_fine(fast_policy):
+    fast_policy.check("robin walks by the quiet harbour", username="robin")
+    fast_policy.check("the same old river at dusk", username="sam", display_name="Sam")
+
+
+@pytest.mark.parametrize(
+    "password", ["KindredCanvas1", "canvas12345!", "kindred-kindred", "Kindred password123"]
+)
+def test_passwords_built_on_the_studios_name_are_refused(fast_policy, password):
+    with pytest.raises(ValidationError, match="studio's name"):
+        fast_policy.check(password)
+
+
+def test_joining_with_a_password_built_on_the_display_name_is_refused(studio, therapist, circle):
+    code = studio.circles.invite(therapist, circle.id)
+    with pytest.raises(ValidationError, match="display name"):
+        studio.accounts.join(code, "harbour", "MarisolMarisol1", "Marisol")
 
 
 def test_password_equal_to_the_username_is_refused(fast_policy):

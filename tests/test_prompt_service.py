@@ -216,6 +216,85 @@ def test_good_import_reports_added_changed_and_unchanged(studio, therapist):
     assert len(again.unchanged) == 3
 
 
+# Right-to-left override, zero-width space, left-to-right isolate (and its closing pop).
+TRICKS = "\u202e\u200b\u2066\u2069"
+
+
+def tricked(text: str) -> str:
+    """Return ``text`` with invisible bidi and zero-width characters scattered through it."""
+    return TRICKS[0] + text[:3] + TRICKS[1] + text[3:] + TRICKS[2] + TRICKS[3]
+
+
+def assert_clean(prompt) -> None:
+    words = [
+        prompt.title,
+        prompt.instructions,
+        prompt.no_materials or "",
+        *prompt.materials,
+        *prompt.reflection_questions,
+    ]
+    assert not [w for w in words if any(ch in w for ch in TRICKS)]
+
+
+TRICKED_PROMPT = {
+    **NEW_PROMPT,
+    "title": tricked("Drawing the weather"),
+    "instructions": tricked("You might draw the weather.") + "\n\n" + tricked("Stop any time."),
+    "materials": [tricked("paper"), tricked("pencils")],
+    "no_materials": tricked("A finger on a steamy window works too."),
+    "reflection_questions": [tricked("What did you notice?"), tricked("What helped?")],
+}
+
+
+def test_prompt_words_lose_bidi_and_zero_width_characters_when_created(studio, therapist):
+    created = studio.prompts.create(therapist, **TRICKED_PROMPT)
+    assert_clean(created)
+    assert created.title == "Drawing the weather"
+    assert created.instructions == "You might draw the weather.\n\nStop any time."
+    assert created.materials == ("paper", "pencils")
+    assert created.slug.startswith("drawing-the-weather-")
+
+
+def test_prompt_words_lose_bidi_and_zero_width_characters_when_edited(studio, therapist):
+    created = studio.prompts.create(therapist, **NEW_PROMPT)
+    edited = studio.prompts.edit(
+        therapist, created.id, **{k: v for k, v in TRICKED_PROMPT.items() if k != "themes"}
+    )
+    assert_clean(edited)
+    assert edited.reflection_questions == ("What did you notice?", "What helped?")
+    # Words that differ only by invisible characters are no change at all.
+    studio.prompts.edit(therapist, created.id, title=tricked(edited.title))
+    assert len(studio.prompts.history(therapist, created.id)) == 1
+
+
+def test_imported_prompts_lose_bidi_and_zero_width_characters(studio, therapist):
+    spec = coping_specs()[0]
+    sneaky = replace(
+        spec,
+        slug="coping-sneaky",
+        title=tricked(spec.title),
+        instructions=tricked(spec.instructions),
+        materials=tuple(tricked(m) for m in spec.materials),
+        reflection_questions=tuple(tricked(q) for q in spec.reflection_questions),
+    )
+    text = dump_deck("coping", "Team deck", "Ours.", [sneaky])
+    assert parse_deck(text, "team.toml").prompts[0].title == sneaky.title  # it survives TOML
+
+    report = studio.prompts.import_deck(therapist, text, "team.toml")
+
+    assert report.added == ("coping-sneaky",)
+    imported = next(p for p in studio.prompts.library(therapist) if p.slug == "coping-sneaky")
+    assert_clean(imported)
+    assert imported.title == spec.title
+
+
+def test_a_prompt_title_of_only_invisible_characters_is_refused(studio, therapist):
+    before = prompt_ids(studio)
+    with pytest.raises(ValidationError, match="title"):
+        studio.prompts.create(therapist, **{**NEW_PROMPT, "title": TRICKS})
+    assert prompt_ids(studio) == before
+
+
 def test_export_deck_round_trips(studio, therapist):
     edited = next(p for p in studio.prompts.library(therapist) if p.themes[0] == "coping")
     studio.prompts.edit(therapist, edited.id, title="Renamed for our circle")
