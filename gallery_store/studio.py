@@ -53,6 +53,8 @@ COLLECTIONS: dict[str, dict[str, Callable[[dict], object]]] = {
         "user": lambda r: r.get("user_id"),
     },
     "alert_contacts": {"user": lambda r: r["user_id"]},
+    # Noised insight figures, each drawn once and kept (see insights.py).
+    "insight_releases": {"circle": lambda r: r["circle_id"]},
 }
 
 

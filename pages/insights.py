@@ -11,15 +11,25 @@ from gallery_store.text import escape_markdown
 from ui.context import Context
 from ui.widgets import show_text
 
+WHAT = {
+    "people": "took part",
+    "made_art": "made art",
+    "commented": "commented",
+    "reflected": "wrote a reflection",
+}
+
 
 def render(ctx: Context) -> None:
-    """Show a circle's participation and mood trends (only groups of three or more)."""
+    """Show a circle's participation and mood trends (consenting people, groups of three+)."""
     studio = ctx.studio
     st.title("Insights")
     st.caption(
-        f"Only people who agreed are counted, and nothing is shown for fewer than {MIN_GROUP} "
-        "people, so no one can be picked out. Each chart's toolbar (point at it) downloads it "
-        "as a PNG; the buttons below download the numbers as CSV."
+        "Only people who said yes to insights are counted (never you or another therapist), "
+        f"and a week shows only when at least {MIN_GROUP} of them took part. Every number "
+        "has a little random noise added, drawn once and kept, so no one's own answers can "
+        "be worked out, even by someone who knows everyone else's. A week appears once it's "
+        "over. Each chart's toolbar (point at it) downloads it as a PNG; the buttons below "
+        "download the numbers as CSV."
     )
     circles = studio.circles.facilitated(ctx.user, therapist_only=True)
     if not circles:
@@ -29,13 +39,14 @@ def render(ctx: Context) -> None:
     circle_id = st.selectbox("Circle", list(names), format_func=names.get, key="insights_circle")
 
     st.subheader("Taking part, week by week")
+    st.caption("How many people took part each week, and in which ways (about: noise added).")
     weeks = studio.insights.participation(ctx.user, circle_id)
-    shown = [w for w in weeks if w.get("people") is not None]
+    shown = [w for w in weeks if w["shown"]]
     if shown:
         long = [
-            {"week": w["week_start"], "what": what, "count": w[what]}
+            {"week": w["week_start"], "what": label, "people": w[key]}
             for w in shown
-            for what in ("artworks", "comments", "reflections")
+            for key, label in WHAT.items()
         ]
         chart = (
             alt.Chart(alt.Data(values=long))
@@ -43,13 +54,14 @@ def render(ctx: Context) -> None:
             .encode(
                 # Ordinal, not temporal: on a time axis each bar is a hairline a day wide.
                 x=alt.X("week:O", title="Week starting", axis=alt.Axis(labelAngle=0)),
-                y=alt.Y("count:Q", title="How many"),
+                y=alt.Y("people:Q", title="People (about)"),
                 color=alt.Color(
                     "what:N",
                     title="",
-                    scale=alt.Scale(range=["#5B7F6E", "#F2B134", "#9B4F96"]),
+                    sort=list(WHAT.values()),
+                    scale=alt.Scale(range=["#3E5C76", "#5B7F6E", "#F2B134", "#9B4F96"]),
                 ),
-                xOffset="what:N",
+                xOffset=alt.XOffset("what:N", sort=list(WHAT.values())),
             )
         )
         st.altair_chart(chart, width="stretch")
@@ -64,13 +76,25 @@ def render(ctx: Context) -> None:
 
     st.subheader("Mood before and after making art")
     mood = studio.insights.mood_change(ctx.user, circle_id)
-    if mood.get("n_people") is None or mood.get("mean_change") is None:
-        st.info(f"Shown once at least {MIN_GROUP} people have agreed and checked in.")
+    if mood.get("n") is None or mood.get("mean_change") is None:
+        st.info(
+            f"Shown once a week is over in which at least {MIN_GROUP} people who said yes "
+            "checked in before and after making art."
+        )
     else:
+        weeks_word = "week" if mood["weeks"] == 1 else "weeks"
         a, b, c = st.columns(3)
         a.metric("Before (average)", f"{mood['mean_before']:.1f} / 5")
         b.metric("After (average)", f"{mood['mean_after']:.1f} / 5")
-        c.metric("Change", f"{mood['mean_change']:+.1f}", help=f"{mood['n_people']} people")
+        c.metric(
+            "Change",
+            f"{mood['mean_change']:+.1f}",
+            help=(
+                f"Over {mood['weeks']} {weeks_word}; about {mood['n']} weekly check-ins "
+                "(each person counts once a week). Give or take "
+                f"{mood['margin']:.1f} because of the noise that keeps people private."
+            ),
+        )
     effects = studio.insights.prompt_effects(ctx.user, circle_id)
     if effects:
         st.markdown("**Mood change by prompt**")
@@ -78,8 +102,9 @@ def render(ctx: Context) -> None:
             [
                 {
                     "Prompt": e["prompt_title"],
-                    "People": e["n"],
-                    "Average change": round(e["mean_change"], 2),
+                    "Weekly check-ins (about)": e["n"],
+                    "Average change": e["mean_change"],
+                    "Give or take": e["margin"],
                 }
                 for e in effects
             ],

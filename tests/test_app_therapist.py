@@ -396,21 +396,30 @@ def test_insights_with_too_few_people(
     assert titles(at) == ["Insights"]
     info = [i.value for i in at.info]
     assert "Too few people took part in these weeks to show anything yet." in info
-    assert any(i.startswith("Shown once at least 3 people") for i in info)
+    assert any(i.startswith("Shown once a week is over in which at least 3 people") for i in info)
     assert not at.metric
     assert button_download(at, "Download as CSV")
     assert not at.exception
 
 
+class NoNoise:
+    """Noise that is always zero, so the page's figures can be checked exactly."""
+
+    def draw(self, sensitivity: int, epsilon: float) -> int:
+        return 0
+
+
 def test_insights_show_mood_change_for_three_consenting_people(
-    studio, data_dir, monkeypatch, therapist, circle
+    studio, data_dir, monkeypatch, therapist, circle, clock
 ):
+    monkeypatch.setattr(studio.insights, "noise", NoNoise())
     people = [join(studio, therapist, circle, name) for name in ("ana", "ben", "cai")]
     for person in people:
         studio.reflections.set_insights_consent(person, True)
         studio.reflections.check_in(person, "before", 2, circle_id=circle.id)
         studio.reflections.check_in(person, "after", 4, circle_id=circle.id)
         share_art(studio, person, circle)
+    clock.advance(days=7)  # a week shows once it is over
     at = app_for(studio, data_dir, monkeypatch, user=therapist, page="insights")
 
     metrics = {m.label: m.value for m in at.metric}
@@ -419,12 +428,34 @@ def test_insights_show_mood_change_for_three_consenting_people(
         "After (average)": "4.0 / 5",
         "Change": "+2.0",
     }
+    [change] = [m for m in at.metric if m.label == "Change"]
+    assert "Over 1 week" in change.help and "Give or take" in change.help
     assert at.get("vega_lite_chart")  # the weekly participation chart
     assert not at.exception
 
 
+def test_insights_with_noise_show_figures_in_range(
+    studio, data_dir, monkeypatch, therapist, circle, clock
+):
+    people = [join(studio, therapist, circle, name) for name in ("ana", "ben", "cai", "dee")]
+    for person in people:
+        studio.reflections.set_insights_consent(person, True)
+        studio.reflections.check_in(person, "before", 2, circle_id=circle.id)
+        studio.reflections.check_in(person, "after", 4, circle_id=circle.id)
+        share_art(studio, person, circle)
+    clock.advance(days=7)
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="insights")
+    metrics = {m.label: m.value for m in at.metric}
+    for label in ("Before (average)", "After (average)"):
+        assert 1.0 <= float(metrics[label].removesuffix(" / 5")) <= 5.0
+    first = metrics
+    at.run()  # asking again shows the very same numbers
+    assert {m.label: m.value for m in at.metric} == first
+    assert not at.exception
+
+
 def test_insights_leave_out_people_who_did_not_consent(
-    studio, data_dir, monkeypatch, therapist, circle
+    studio, data_dir, monkeypatch, therapist, circle, clock
 ):
     people = [join(studio, therapist, circle, name) for name in ("ana", "ben", "cai")]
     for person in people:
@@ -432,6 +463,7 @@ def test_insights_leave_out_people_who_did_not_consent(
         studio.reflections.check_in(person, "after", 4, circle_id=circle.id)
     studio.reflections.set_insights_consent(people[0], True)
     studio.reflections.set_insights_consent(people[1], True)
+    clock.advance(days=7)
     at = app_for(studio, data_dir, monkeypatch, user=therapist, page="insights")
 
     assert not at.metric

@@ -564,6 +564,7 @@ def test_usage_counts_days_shown_draws_and_artworks(studio, therapist, circle, p
     studio.prompts.pin(
         therapist, circle.id, pinned.id, today - timedelta(days=3), today - timedelta(days=1)
     )
+    studio.reflections.set_insights_consent(participant, True)  # only yeses count as answers
     for _ in range(2):
         studio.artworks.share(participant, make_image(), alt_text="Answer", prompt_id=pinned.id)
     drawn = studio.prompts.another(participant, circle.id)
