@@ -86,9 +86,13 @@ def render(ctx: Context) -> None:
     st.subheader("Sharing your mood with your therapist")
     consent = studio.reflections.insights_consent(ctx.user)
     chosen = st.toggle(
-        "Include my mood check-ins in my circle's anonymous summaries",
+        "Include me in my circle's anonymous summaries (how many took part, and moods before "
+        "and after making art)",
         value=consent,
-        help="Your therapist only ever sees averages of three or more people, never yours alone.",
+        help=(
+            "Your therapist sees only weekly figures for three or more people, with noise "
+            "added, never yours alone."
+        ),
     )
     if chosen != consent:
         studio.reflections.set_insights_consent(ctx.user, chosen)

@@ -565,7 +565,11 @@ def test_change_password_with_a_wrong_current_password_is_refused(
 
 def test_the_insights_consent_toggle_is_stored(studio, data_dir, monkeypatch, circle, participant):
     at = app_for(studio, data_dir, monkeypatch, user=participant, page="account")
-    consent = widget(at.toggle, "Include my mood check-ins in my circle's anonymous summaries")
+    consent = widget(
+        at.toggle,
+        "Include me in my circle's anonymous summaries (how many took part, and moods before "
+        "and after making art)",
+    )
     assert consent.value is studio.reflections.insights_consent(participant)
     consent.set_value(not consent.value)
     at.run()
