@@ -9,6 +9,7 @@ import io
 import math
 import random
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFilter
@@ -114,7 +115,12 @@ def seed_demo(data_dir: Path, config: StudioConfig | None = None) -> DemoStudio:
             f"{data_dir} already holds a studio. The demo only fills an empty folder, so "
             "real data is never touched."
         )
-    studio = open_studio(data_dir, config)
+    # The art and moods are dated through last week, so Insights (which shows only finished
+    # weeks) has something to show on the first visit.
+    today = datetime.now(UTC).replace(hour=10, minute=0, second=0, microsecond=0)
+    last_monday = today - timedelta(days=today.weekday() + 7)
+    moment = {"now": last_monday - timedelta(days=1)}
+    studio = open_studio(data_dir, config, clock=lambda: moment["now"])
     try:
         therapist = studio.accounts.bootstrap_therapist(
             "therapist", DEMO_PASSWORD, "Dana (facilitator)"
@@ -127,6 +133,7 @@ def seed_demo(data_dir: Path, config: StudioConfig | None = None) -> DemoStudio:
         prompt_ids = [p.id for p in studio.prompts.library(therapist)[:8]]
         rng = random.Random(7)
         for index, (caption, alt) in enumerate(CAPTIONS):
+            moment["now"] = last_monday + timedelta(days=index % 7, hours=index // 7)
             artist = people[index % len(people)]
             studio.reflections.check_in(
                 artist,
@@ -151,6 +158,7 @@ def seed_demo(data_dir: Path, config: StudioConfig | None = None) -> DemoStudio:
                 peer = people[(index + offset) % len(people)]
                 studio.comments.post(peer, artwork.id, COMMENTS[(index + offset) % len(COMMENTS)])
                 studio.reactions.toggle(peer, artwork.id, ["relate", "strength", "thanks"][offset])
+        moment["now"] = datetime.now(UTC)
         for person, text in zip(people, REFLECTIONS, strict=False):
             studio.reflections.set_insights_consent(person, True)
             studio.reflections.write(person, text, share_with_therapist=person is people[0])
