@@ -215,7 +215,10 @@ def test_the_guard_gives_the_websocket_the_real_client_too():
         "path": "/_stcore/stream",
         "headers": [(b"x-forwarded-for", b"203.0.113.5"), (b"x-forwarded-proto", b"https")],
     }
-    asyncio.run(guard(scope, None, None))
+    # Its own thread and loop: a browser test may hold this thread's event loop.
+    worker = threading.Thread(target=lambda: asyncio.run(guard(scope, None, None)))
+    worker.start()
+    worker.join()
     assert seen == {"client": ("203.0.113.5", 0), "scheme": "wss"}
 
 
