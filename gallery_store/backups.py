@@ -137,13 +137,18 @@ def restore_archive(archive: Path, data_dir: Path, *, only_store: bool = False) 
     data_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=data_dir, prefix=".restore-"))
     try:
+        folders: set[Path] = {staging}
         with zipfile.ZipFile(archive) as zf:
             for name in manifest.files:
                 if only_store and not name.startswith("store/"):
                     continue
                 target = staging / name
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(zf.read(name))
+                _make_private_folders(target.parent, staging, folders)
+                _write_durably(target, zf.read(name))
+        # Every file is on disk before any folder entry that names it, and every folder
+        # entry before the rename that brings the folder into the studio.
+        for folder in sorted(folders, key=lambda f: len(f.parts), reverse=True):
+            fsync_dir(folder)
         tops = sorted({Path(n).parts[0] for n in manifest.files})
         tops = [top for top in tops if (staging / top).exists()]
         # Refuse before moving anything, so a refused restore leaves the folder as it was.
@@ -155,13 +160,51 @@ def restore_archive(archive: Path, data_dir: Path, *, only_store: bool = False) 
             source = staging / top
             destination = data_dir / top
             if top == "images" and destination.exists():
-                shutil.copytree(source, destination, dirs_exist_ok=True)
+                _move_missing_files(source, destination)
             else:
                 os.replace(source, destination)
         fsync_dir(data_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return manifest
+
+
+def _make_private_folders(folder: Path, root: Path, made: set[Path]) -> None:
+    """Create ``folder`` below ``root`` as owner-only folders, remembering each one."""
+    missing = []
+    while folder not in made and folder != root:
+        missing.append(folder)
+        folder = folder.parent
+    for path in reversed(missing):
+        path.mkdir(mode=0o700, exist_ok=True)
+        made.add(path)
+
+
+def _move_missing_files(source: Path, destination: Path) -> None:
+    """Move staged files into an existing folder where they are missing, durably."""
+    touched: set[Path] = set()
+    for staged in sorted(p for p in source.rglob("*") if p.is_file()):
+        target = destination / staged.relative_to(source)
+        if target.exists():
+            continue  # images are write-once: one with this name is this image
+        _make_private_folders(target.parent, destination, touched)
+        os.replace(staged, target)
+        touched.add(target.parent)
+    for folder in sorted(touched, key=lambda f: len(f.parts), reverse=True):
+        fsync_dir(folder)
+    fsync_dir(destination)
+
+
+def _write_durably(path: Path, data: bytes) -> None:
+    """Write a restored file readable by the owner only, flushed to disk before it counts."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class RollingBackups:
@@ -231,6 +274,7 @@ class RollingBackups:
         store_dir = self.data_dir / "store"
         if store_dir.exists():
             os.replace(store_dir, quarantine)
+            fsync_dir(quarantine.parent)
         try:
             restore_archive(archive, self.data_dir, only_store=True)
         except BaseException:
