@@ -329,7 +329,13 @@ def cmd_backup(args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def folder_lock(data_dir: Path) -> Iterator[None]:
     """Hold the app's process lock so no server starts on the folder mid-restore."""
-    fd = os.open(data_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fd = os.open(data_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise CommandFailed(
+            f"The lock file {data_dir / '.lock'} can't be opened ({exc.strerror}). If it is a "
+            "folder or belongs to another user, move it aside and try again."
+        ) from exc
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

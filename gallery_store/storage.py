@@ -53,6 +53,14 @@ JOURNAL_FILE = "journal.json"
 MIGRATIONS: dict[int, Callable[[Store], None]] = {}
 
 
+def _inside_store(relative: object) -> bool:
+    """Say whether a journal's file name is a plain path inside the store folder."""
+    if not isinstance(relative, str) or not relative.endswith(".json"):
+        return False
+    parts = Path(relative).parts
+    return bool(parts) and not Path(relative).is_absolute() and ".." not in parts
+
+
 def new_id() -> str:
     """Return a fresh random record id (64 bits, hex)."""
     return secrets.token_hex(8)
@@ -414,7 +422,14 @@ class Store:
 
     def _lock_process(self) -> None:
         lock_path = self.data_dir / ".lock"
-        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise StoreUnavailable(
+                f"The data folder's lock file {lock_path} can't be opened ({exc.strerror}). "
+                "If it is a folder or belongs to another user, move it aside and start again; "
+                "nothing in the store was touched."
+            ) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
@@ -630,6 +645,11 @@ class Store:
         try:
             journal = json.loads(journal_path.read_bytes())
             files = journal["files"]
+            if not isinstance(files, dict) or not all(
+                _inside_store(relative) and isinstance(data, dict)
+                for relative, data in files.items()
+            ):
+                raise TypeError("not a journal of store files")
         except (OSError, ValueError, KeyError, TypeError):
             # The journal is written atomically, so a damaged one was never committed.
             quarantine = self.data_dir / "quarantine"

@@ -543,3 +543,37 @@ def test_full_disk_changes_nothing_and_says_so(studio, therapist, data_dir, monk
         assert again.store.collection("circles").get(added.id)["name"] == "Friday painters"
     finally:
         again.close()
+
+
+@pytest.mark.parametrize(
+    "journal",
+    [
+        {"files": []},
+        {"files": {"../outside.json": {"_default": {}}}},
+        {"files": {"/etc/evil.json": {"_default": {}}}},
+        {"files": {"notes/notes-000001.json": "not a table"}},
+    ],
+    ids=["files-is-a-list", "climbs-out", "absolute", "not-a-table"],
+)
+def test_regression_a_malformed_journal_is_set_aside_not_a_crash(folder, journal):
+    """Regression: a journal of {"files": []} crashed the open (and `check`)."""
+    store = open_store(folder)
+    store.collection("notes").insert({"topic": "sky"})
+    store.close()
+    (folder / "store" / "journal.json").write_text(json.dumps(journal))
+    reopened = open_store(folder)
+    try:
+        assert [r["topic"] for r in reopened.collection("notes").all()] == ["sky"]
+        assert not (folder / "store" / "journal.json").exists()
+        assert list((folder / "quarantine").glob("journal-*.json"))
+        assert not (folder / "outside.json").exists()
+    finally:
+        reopened.close()
+
+
+def test_regression_a_lock_file_that_is_a_folder_gets_a_clear_message(folder):
+    """Regression: a `.lock` that is a folder crashed the open with a raw IsADirectoryError."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / ".lock").mkdir()
+    with pytest.raises(StoreUnavailable, match="lock file"):
+        open_store(folder)
