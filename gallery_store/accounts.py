@@ -25,7 +25,7 @@ from .models import ROLE_PARTICIPANT, ROLE_THERAPIST, Invite, User
 from .names import ensure_name_free
 from .passwords import PasswordPolicy, code_hash, new_code, same, token_hash
 from .policy import FACILITATOR, PARTICIPANT, Policy
-from .sealing import Keyring, KeyVault, Sealer, Unlocked
+from .sealing import Keyring, KeyVault, Sealer, Unlocked, require
 from .storage import new_id
 from .text import clean_text
 
@@ -706,7 +706,7 @@ class Accounts:
         """Open notes locked by a reset with your recovery code; return how many opened."""
         with self.store.reading():
             record = self.policy.active(actor)
-        keyring = self._keyring_of(actor)
+        keyring = require(actor.keyring, actor.id)
         if not record.get("locked_keys"):
             return 0
         # Only the locked keys: the current one is open already.
@@ -723,11 +723,6 @@ class Accounts:
             still = [e for e in record.get("locked_keys") or [] if e.get("key_id") not in opened]
             self.users.update(actor.id, locked_keys=still)
         return count
-
-    def _keyring_of(self, actor: User) -> Keyring:
-        from .sealing import require
-
-        return require(actor.keyring, actor.id)
 
     # -- what happened to my account ------------------------------------------------------------
 

@@ -143,10 +143,6 @@ class Keyring:
             return None
         return json.loads(plain)
 
-    def without_recovery_code(self) -> Keyring:
-        """Return the same keys, the recovery code no longer attached."""
-        return Keyring(self.user_id, self.keys, self.current)
-
     def _context(self, record_id: str) -> bytes:
         return f"{self.user_id}:{record_id}".encode()
 
@@ -248,14 +244,12 @@ class Sealer:
 
     # -- the person's keys ----------------------------------------------------------------------
 
-    def new_key(self, user_id: str, password: str, *, locked: list | None = None) -> Unlocked:
-        """Make a person's data key and recovery code, wrapped by both."""
-        secret = self.vault.create(user_id)
-        key_id = secrets.token_hex(8)
-        data_key = AESGCM.generate_key(bit_length=256)
-        code = new_recovery_code()
+    def _seal(
+        self, user_id: str, secret: bytes, key_id: str, data_key: bytes, password: str, code: str
+    ) -> dict:
+        """Return the stored form of a data key: wrapped by the password and the recovery code."""
         salt = os.urandom(16)
-        seal = {
+        return {
             "key_id": key_id,
             "salt": _b64(salt),
             "by_password": _wrap(
@@ -263,6 +257,14 @@ class Sealer:
             ),
             "by_recovery": _wrap(self._recovery_key(user_id, secret, code), data_key, key_id),
         }
+
+    def new_key(self, user_id: str, password: str, *, locked: list | None = None) -> Unlocked:
+        """Make a person's data key and recovery code, wrapped by both."""
+        secret = self.vault.create(user_id)
+        key_id = secrets.token_hex(8)
+        data_key = AESGCM.generate_key(bit_length=256)
+        code = new_recovery_code()
+        seal = self._seal(user_id, secret, key_id, data_key, password, code)
         keyring = Keyring(user_id, {key_id: data_key}, key_id, recovery_code=code)
         return Unlocked(keyring, {"seal": seal, "locked_keys": list(locked or [])})
 
@@ -318,16 +320,7 @@ class Sealer:
         current = (record.get("seal") or {}).get("key_id")
         if current not in opened:
             current = next(iter(opened))
-        salt = os.urandom(16)
-        data_key = opened[current]
-        seal = {
-            "key_id": current,
-            "salt": _b64(salt),
-            "by_password": _wrap(
-                self._password_key(record["id"], secret, password, salt), data_key, current
-            ),
-            "by_recovery": _wrap(self._recovery_key(record["id"], secret, code), data_key, current),
-        }
+        seal = self._seal(record["id"], secret, current, opened[current], password, code)
         still_locked = [
             entry
             for entry in record.get("locked_keys") or []

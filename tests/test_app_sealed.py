@@ -80,7 +80,7 @@ def test_the_account_page_opens_locked_notes_with_the_old_recovery_code(
     assert [r.text for r in studio.reflections.for_user(me, me.id)] == ["Locked away"]
     assert "Recent sign-ins and resets" in [e.label for e in at.expander]
     assert not at.exception
-    assert PASSWORD  # the old password opens nothing now
+    # The old password opens nothing now.
     assert (
         studio.accounts.sealer.with_password(studio.store.collection("users").get(me.id), PASSWORD)
         is None
