@@ -5,11 +5,13 @@ Usage::
     python -m gallery_store [--data-dir DIR] check
     python -m gallery_store [--data-dir DIR] backup [--output FILE]
     python -m gallery_store [--data-dir DIR] restore ARCHIVE
+    python -m gallery_store [--data-dir DIR] recover [--accept-loss]
     python -m gallery_store [--data-dir DIR] stats
     python -m gallery_store [--data-dir DIR] setup-code
 
 ``check``, ``backup`` and ``stats`` are safe while the app runs: they copy the store
-files under the app's write lock (held only while copying) and work on the copy.
+files without any lock (files are replaced, never changed in place; each is checked
+against its checksum) and work on the copy, so the app never waits for them.
 """
 
 from __future__ import annotations
@@ -30,9 +32,9 @@ from pathlib import Path
 from .backups import ArchiveDamaged, read_manifest, restore_archive, write_archive
 from .config import config_from_env, default_data_dir
 from .durable import TEMP_SUFFIX
-from .errors import NotFound, StoreUnavailable, StudioError
+from .errors import NotFound, StoreCorrupt, StoreUnavailable, StudioError
 from .media import MediaStore
-from .storage import SCHEMA_VERSION, Store, StoreFileError, cross_process_write_lock
+from .storage import SCHEMA_VERSION, Store
 
 __all__ = ["main"]
 
@@ -83,42 +85,67 @@ class StagedStore:
     store: Store | None
     damage: str | None = None
     notes: list[str] = field(default_factory=list)
+    repairs: list[str] = field(default_factory=list)  # damage opening would repair
+
+
+def copy_store_files(data_dir: Path, staging: Path, attempts: int = 20) -> None:
+    """Copy a live store without any lock: files are replaced, never changed in place.
+
+    The copy holds meta.json, the shard files it lists and the commit log. Each shard is
+    checked against meta.json's checksums; if the app wrote a checkpoint meanwhile, the
+    copy is taken again. The log is append-only: a line still being written is left out.
+    """
+    source = data_dir / "store"
+    for _attempt in range(attempts):
+        shutil.rmtree(staging / "store", ignore_errors=True)
+        (staging / "store").mkdir(parents=True)
+        meta_before = _read_or_none(source / "meta.json")
+        for path in sorted(source.rglob("*")):
+            if not path.is_file() or path.name.endswith(TEMP_SUFFIX):
+                continue
+            data = _read_or_none(path)
+            if data is None:
+                continue
+            target = staging / "store" / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        if _read_or_none(source / "meta.json") == meta_before:
+            return
+    # The app checkpoints rarely; if it kept changing, the last copy is still checked at open.
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError):
+        return None
 
 
 @contextlib.contextmanager
-def staged_store(data_dir: Path) -> Iterator[StagedStore]:
-    """Copy the store files under the write lock, then open the copy (never the original)."""
+def staged_store(data_dir: Path, *, accept_loss: bool = False) -> Iterator[StagedStore]:
+    """Copy the store files (no lock: the app is never held up), then open the copy."""
+    from .backups import RollingBackups
+
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="kindred-canvas-") as temp:
         staging = Path(temp)
-        ignore = shutil.ignore_patterns(f"*{TEMP_SUFFIX}")
-        if os.access(data_dir, os.W_OK):
-            # The app holds this lock during each commit, so the copy is one consistent state.
-            with cross_process_write_lock(data_dir):
-                shutil.copytree(data_dir / "store", staging / "store", ignore=ignore)
-        else:
-            shutil.copytree(data_dir / "store", staging / "store", ignore=ignore)
-            notes.append("the data folder is read-only to you, so files were read without a lock")
-        if (staging / "store" / "journal.json").exists():
-            notes.append(
-                "an interrupted commit is pending; the app completes it when it next opens"
-            )
-        store = Store(staging)
+        copy_store_files(data_dir, staging)
+        rolling = RollingBackups(data_dir, keep=10**6, interval_minutes=60)
+        store = Store(staging, backups=rolling.copies)
+        store.backup_positions = rolling.positions
         damage = None
         try:
             with quiet_store_logs():
-                store.open(_collection_names())
-        except StoreFileError as exc:
-            damage = f"{exc.path.name}: {exc.problem}"
-        except StoreUnavailable as exc:  # written by a newer version
+                store.open(_collection_names(), accept_loss=accept_loss)
+        except (StoreCorrupt, StoreUnavailable) as exc:  # damaged, or from a newer version
             damage = exc.message
         if damage is not None:
             yield StagedStore(None, damage, notes)
             return
         try:
-            if (staging / "quarantine").exists():
-                notes.append("an unreadable commit journal will be set aside at the next open")
-            yield StagedStore(store, None, notes)
+            notes.extend(f"opening would: {note}" for note in store.recovery_notes)
+            repairs = [n for n in store.recovery_notes if "never confirmed" not in n]
+            yield StagedStore(store, None, notes, repairs)
         finally:
             store.close()
 
@@ -209,13 +236,20 @@ def cmd_check(args: argparse.Namespace) -> int:
             problems.append(f"store: {staged.damage}")
         else:
             store = staged.store
+            problems.extend(f"damaged, repairable: {note}" for note in staged.repairs)
             collections = store.collections()
             records = sum(len(c) for c in collections.values())
             shards = sum(len(c.shards) for c in collections.values())
             print(
                 f"  store: schema {store.schema_version()}, {records} records in "
-                f"{shards} data files, every file readable"
+                f"{shards} data files, every file matches its checksum"
+                if not staged.notes
+                else f"  store: schema {store.schema_version()}, {records} records in "
+                f"{shards} data files"
             )
+            recoveries = list(store.collection("recoveries").all())[-LISTED:]
+            for entry in recoveries:
+                print(f"  earlier recovery ({entry['at'][:16].replace('T', ' ')}): {entry['note']}")
             missing, artworks, used = image_problems(store, media)
             problems.extend(missing)
             stored_names = media.all_names()
@@ -253,8 +287,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     if problems:
         print(
             f"NOT healthy: {len(problems)} problem{'s' if len(problems) != 1 else ''} found. "
-            "The app restores the newest good rolling backup when it opens a damaged store; "
-            "or restore an archive into an empty folder with "
+            "A damaged store file is rebuilt when the app opens, from a rolling backup and "
+            "the commit log, if nothing would be lost; `python -m gallery_store recover` says "
+            "what can be done otherwise. Or restore an archive into an empty folder with "
             "`python -m gallery_store restore ARCHIVE`."
         )
         return 1
@@ -290,6 +325,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
             )
         store = staged.store
         staging = store.data_dir
+        store.checkpoint(force=True)  # in the private copy: the archive needs no commit log
         store_files = store.store_files()
         # Images are write-once, so they are read from the live folder, linked into the copy.
         images: list[Path] = []
@@ -432,6 +468,49 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- recover --------------------------------------------------------------------------------------
+
+
+def cmd_recover(args: argparse.Namespace) -> int:
+    data_dir: Path = args.data_dir
+    from .studio import Studio
+
+    if not args.accept_loss:
+        with staged_store(data_dir) as staged:
+            if staged.store is not None:
+                for note in staged.notes:
+                    print(f"  {note}")
+                print("The studio opens without losing anything; there is nothing to recover.")
+                return 0
+            print(f"As it is, the app refuses to open: {staged.damage}")
+        with staged_store(data_dir, accept_loss=True) as staged:
+            if staged.store is None:
+                raise CommandFailed(f"Even accepting a loss, it can't be opened: {staged.damage}")
+            print("Accepting the loss would:")
+            for note in staged.store.recovery_notes:
+                print(f"  - {note}")
+        print("Nothing was changed. To go ahead: python -m gallery_store recover --accept-loss")
+        return 1
+    try:
+        config = config_from_env()
+    except ValueError as error:
+        raise CommandFailed(str(error), code=2) from error
+    try:
+        studio = Studio(data_dir, config, accept_loss=True)
+    except (StoreUnavailable, StoreCorrupt) as error:
+        raise CommandFailed(error.message) from error
+    try:
+        for note in studio.store.recovery_notes:
+            print(f"  - {note}")
+        print(
+            "Recovered. Damaged files are kept in quarantine/. Therapists see what happened "
+            "on the Care page; `check` lists it too."
+        )
+    finally:
+        studio.close()
+    return 0
+
+
 # -- setup-code -----------------------------------------------------------------------------------
 
 
@@ -507,6 +586,15 @@ def build_parser() -> argparse.ArgumentParser:
     restore = commands.add_parser("restore", help="restore an archive into an empty data folder")
     restore.add_argument("archive", help="a .zip written by `backup` or a rolling backup")
     restore.set_defaults(handler=cmd_restore)
+    recover = commands.add_parser(
+        "recover", help="say how a damaged store can be opened, and (--accept-loss) do it"
+    )
+    recover.add_argument(
+        "--accept-loss",
+        action="store_true",
+        help="open with what can be saved, accepting the losses `recover` lists",
+    )
+    recover.set_defaults(handler=cmd_recover)
     stats = commands.add_parser("stats", help="count records, files, images and backups")
     stats.set_defaults(handler=cmd_stats)
     setup = commands.add_parser("setup-code", help="show the one-time setup code")

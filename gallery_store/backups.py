@@ -115,7 +115,7 @@ def read_manifest(archive: Path) -> Manifest:
                 data = zf.read(name)
                 if _sha256(data) != digest:
                     raise ArchiveDamaged(f"{archive.name} is damaged: {name} does not match.")
-                if name.startswith("store/"):
+                if name.startswith("store/") and name.endswith(".json"):
                     json.loads(data)
     except ArchiveDamaged:
         raise
@@ -207,6 +207,74 @@ def _write_durably(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
+_position_cache: dict[str, int] = {}
+
+
+def _lowest_position(meta: dict) -> int | None:
+    try:
+        positions = [int(meta["position"])]
+        for files in meta["shards"].values():
+            positions.extend(int(p) for pairs in files.values() for _d, p in pairs)
+        return min(positions)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        return None
+
+
+class RollingCopy:
+    """One rolling backup, opened for repair: checked once, then read member by member."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.name = path.name
+        stem = path.stem[len("store-") :]
+        try:
+            stamp = datetime.strptime(stem, "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+            self.taken = stamp.strftime("%d %b %Y, %H:%M UTC")
+        except ValueError:
+            self.taken = "at an unknown time"
+        self._verified: bool | None = None
+        self._meta: dict | None = None
+
+    def _verify(self) -> bool:
+        if self._verified is None:
+            try:
+                read_manifest(self.path)
+                self._verified = True
+            except ArchiveDamaged as exc:
+                log.warning("backup %s can't be used: %s", self.name, exc)
+                self._verified = False
+        return self._verified
+
+    def meta(self, *, verify: bool = True) -> dict | None:
+        """Return the backup's checked meta.json, or None if it is damaged or too old."""
+        if verify and not self._verify():
+            return None
+        if self._meta is None:
+            from .storage import StoreFileError, meta_from_bytes
+
+            data = self.read("store/meta.json", verify=verify)
+            if data is None:
+                return None
+            try:
+                meta = meta_from_bytes(Path(self.name) / "store" / "meta.json", data)
+            except StoreFileError:
+                return None
+            if int(meta.get("schema_version", 0)) < 2:
+                return None  # from before checksums: no commit can be matched to it
+            self._meta = meta
+        return self._meta
+
+    def read(self, relative: str, *, verify: bool = True) -> bytes | None:
+        """Return one member's bytes, or None if it is missing or the archive is damaged."""
+        if verify and not self._verify():
+            return None
+        try:
+            with zipfile.ZipFile(self.path) as zf:
+                return zf.read(relative)
+        except (KeyError, OSError, zipfile.BadZipFile, zlib.error, EOFError):
+            return None
+
+
 class RollingBackups:
     """Store snapshots taken automatically, the newest ``keep`` kept."""
 
@@ -236,13 +304,15 @@ class RollingBackups:
             taken = newest[0].stat().st_mtime
         return now.timestamp() - taken >= self.interval_seconds
 
-    def take(self, files: list[Path], schema_version: int, now: datetime) -> Path:
-        """Write a new snapshot and prune old ones."""
+    def take(
+        self, files: list[Path], schema_version: int, now: datetime, *, base: Path | None = None
+    ) -> Path:
+        """Write a new snapshot of ``files`` (inside ``base``, the data folder) and prune."""
         stamp = now.strftime("%Y%m%dT%H%M%S%fZ")
         destination = self.folder / f"store-{stamp}.zip"
         write_archive(
             destination,
-            self.data_dir,
+            base or self.data_dir,
             files,
             schema_version=schema_version,
             includes_images=False,
@@ -251,6 +321,24 @@ class RollingBackups:
             with contextlib.suppress(OSError):
                 old.unlink()
         return destination
+
+    def copies(self) -> list[RollingCopy]:
+        """Return every rolling backup as a copy repair can read, newest first."""
+        return [RollingCopy(path) for path in self.archives()]
+
+    def positions(self) -> list[int]:
+        """Return the commit each kept backup reflects (the log must reach back to them)."""
+        found = []
+        for path in self.archives():
+            position = _position_cache.get(path.name)
+            if position is None:
+                meta = RollingCopy(path).meta(verify=False)
+                position = _lowest_position(meta) if meta is not None else None
+                if position is None:
+                    continue
+                _position_cache[path.name] = position
+            found.append(position)
+        return found
 
     def newest_good(self) -> Path | None:
         """Return the newest backup that passes its checks, or None."""

@@ -359,6 +359,8 @@ class Reflections:
     def seal_unsealed(self, user_id: str, keyring: Keyring) -> int:
         """Seal a person's notes written before sealing existed (callers hold the lock)."""
         count = 0
+        # The plain words must not stay behind in the commit log or an older shard file.
+        self.store.forget_earlier_versions()
         for record in list(self.reflections.by("user", user_id)):
             if record.get("sealed"):
                 continue

@@ -1,40 +1,51 @@
-"""The persistence engine: TinyDB shard files, transactions, indexes and recovery.
+"""The persistence engine: TinyDB shard files, a commit log, transactions, indexes, repair.
 
 Layout under ``<data>/store``::
 
-    meta.json                         schema version and the list of shard files
+    meta.json                               schema, checkpoint position, every shard's checksum
     <collection>/<collection>-NNNNNN.json   one TinyDB file per shard of a collection
-    journal.json                      only while a multi-file commit is being applied
+    log/commits-NNNNNNNNNNNN.log            every commit since the checkpoints backups rely on
 
-Each collection is split into shards of at most ``shard_capacity`` records so a
-write rewrites one small file, whatever else is stored. Everything is parsed once
-at open and served from memory; writes go through ``ShardStorage`` (a TinyDB
-``Storage``) which defers to the open transaction. A commit that touches one file
-is an atomic rename; one that touches several first writes a journal, so a crash
-mid-commit is completed on the next open.
+Each collection is split into shards of at most ``shard_capacity`` records. Everything
+is parsed once at open and served from memory. A commit appends one checked line to the
+commit log (the records it changed, whole) and flushes it: that is the only write on the
+request path. Now and then a checkpoint writes the shards that changed and a new
+``meta.json`` with their SHA-256, so opening replays only a short log.
+
+Opening checks every shard against its checksum. A damaged or missing shard is rebuilt
+from the newest rolling backup holding a good copy plus every commit logged since, so
+nothing committed is lost and nothing deleted comes back. When that is impossible the
+store refuses to open and says what would be lost and which command accepts it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import fcntl
+import hashlib
 import json
 import logging
 import os
 import secrets
+import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from tinydb import TinyDB
 from tinydb.storages import Storage
 
-from .durable import atomic_write_bytes, remove_stray_temp_files
+from .commitlog import CommitLog, LogScan, decode_line, encode_line, ops_for, segment_name
+from .durable import atomic_write_bytes, fsync_dir, remove_stray_temp_files
 from .errors import StoreCorrupt, StoreUnavailable, StudioError
 
 __all__ = [
     "SCHEMA_VERSION",
+    "BackupCopy",
     "Collection",
     "Store",
     "StoreFileError",
@@ -43,10 +54,10 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: checksums in meta.json and a commit log
 TABLE = "records"
 META_FILE = "meta.json"
-JOURNAL_FILE = "journal.json"
+JOURNAL_FILE = "journal.json"  # schema 1 only: a multi-file commit being applied
 
 # Migrations upgrade a store written by an older version: MIGRATIONS[n] takes a
 # store at schema n to n + 1 inside one transaction.
@@ -88,6 +99,11 @@ def read_store_file(path: Path) -> dict:
         raise StoreFileError(path, "the file is missing") from exc
     except OSError as exc:
         raise StoreFileError(path, f"the file cannot be read ({exc.strerror})") from exc
+    return parse_store_bytes(path, raw)
+
+
+def parse_store_bytes(path: Path, raw: bytes) -> dict:
+    """Check one store file's bytes and return its tables; raise StoreFileError if damaged."""
     if not raw.strip(b"\x00 \t\r\n"):
         raise StoreFileError(path, "the file is empty or full of zero bytes")
     try:
@@ -115,15 +131,8 @@ class ShardStorage(Storage):
         return self._tables
 
     def write(self, data: dict) -> None:
+        self._store.require_transaction()
         self._tables = data
-        self._store.mark_dirty(self)
-
-    def reload(self, journaled: dict | None = None) -> None:
-        """Drop in-memory changes; take the last durable state (a pending journal's, or disk's)."""
-        if journaled is not None:
-            self._tables = journaled
-            return
-        self._tables = read_store_file(self.path) if self.path.exists() else {}
 
     def snapshot(self) -> bytes:
         """Return the bytes that represent this shard on disk."""
@@ -291,6 +300,7 @@ class Collection:
             record["seq"] = self.store.next_seq()
             shard = self._shard_with_room()
             doc_id = shard.table.insert(record)
+            self.store.changed(self, shard, doc_id, None)
             stored = shard.records()[str(doc_id)]
             self._records[record["id"]] = stored
             self._home[record["id"]] = (shard, doc_id)
@@ -307,6 +317,7 @@ class Collection:
             # Re-index only where a key changes, keeping posting order: re-adding would move
             # an edited record to the end of its index (an edited comment to the thread's end).
             old_keys = {name: index.keys_of(old) for name, index in self._indexes.items()}
+            self.store.changed(self, shard, doc_id, old)
             shard.table.update(changes, doc_ids=[doc_id])
             stored = shard.records()[str(doc_id)]
             self._records[record_id] = stored
@@ -322,6 +333,7 @@ class Collection:
                 return
             self.store.touched(self)
             shard, doc_id = self._home.pop(record_id)
+            self.store.changed(self, shard, doc_id, old)
             shard.table.remove(doc_ids=[doc_id])
             del self._records[record_id]
             for index in self._indexes.values():
@@ -340,6 +352,10 @@ class Collection:
         self.shards.append(shard)
         self.store.register_shard(self, shard)
         return shard
+
+    def shard_named(self, name: str) -> Shard | None:
+        """Return the shard with this file name, if the collection has it."""
+        return next((s for s in self.shards if s.name == name), None)
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -366,20 +382,115 @@ class Collection:
         return max((r.get("seq", 0) for r in self._records.values()), default=0)
 
 
-def _document(record: dict, doc_id: int):
-    from tinydb.table import Document
+# -- meta.json ----------------------------------------------------------------------------------
+#
+# {"schema_version": 2, "position": P, "segment": F, "shards": {collection: {file: [[sha, p]]}}}
+#
+# ``position``: the last commit the shard files hold. ``segment``: the log segment commits
+# after P go to. Each shard lists the checksums its file may have, with the commit each
+# reflects: one normally; two while a checkpoint is being written (old and new), so a crash
+# between two shard writes leaves files that still pass. ``None`` for the checksum means
+# "no file yet; empty as of p".
 
-    return Document(record, doc_id=doc_id)
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def encode_meta(meta: dict) -> bytes:
+    """Return meta.json's bytes, with a checksum of its own content."""
+    body = {k: v for k, v in meta.items() if k != "sha256"}
+    digest = _sha(encode(body))
+    return encode({TABLE: {"1": {**body, "sha256": digest}}})
+
+
+def read_meta(path: Path) -> dict:
+    """Read and check meta.json; raise StoreFileError when it is damaged."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise StoreFileError(path, "the index file is missing") from exc
+    except OSError as exc:
+        raise StoreFileError(path, f"the file cannot be read ({exc.strerror})") from exc
+    return meta_from_bytes(path, raw)
+
+
+def meta_from_bytes(path: Path, raw: bytes) -> dict:
+    """Check meta.json's bytes (``path`` names it in messages); raise StoreFileError."""
+    data = parse_store_bytes(path, raw)
+    meta = data.get(TABLE, {}).get("1")
+    if not isinstance(meta, dict) or not isinstance(meta.get("shards"), dict):
+        raise StoreFileError(path, "the index file has no list of data files")
+    version = meta.get("schema_version", 0)
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise StoreFileError(path, "the index file's schema version is malformed")
+    if version > SCHEMA_VERSION:
+        raise StoreUnavailable(
+            f"This data folder was written by a newer Kindred Canvas (schema {version}; "
+            f"this version knows {SCHEMA_VERSION}). Please upgrade the app."
+        )
+    if int(meta.get("schema_version", 0)) < 2:
+        if not all(isinstance(files, list) for files in meta["shards"].values()):
+            raise StoreFileError(path, "the index file's list of data files is malformed")
+        return meta  # written before checksums: open() upgrades it
+    body = {k: v for k, v in meta.items() if k != "sha256"}
+    if meta.get("sha256") != _sha(encode(body)):
+        raise StoreFileError(path, "the index file does not match its checksum")
+    try:
+        for files in meta["shards"].values():
+            for pairs in files.values():
+                for digest, position in pairs:
+                    assert digest is None or isinstance(digest, str)
+                    assert isinstance(position, int)
+        int(meta["position"])
+        int(meta["segment"])
+    except (AssertionError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise StoreFileError(path, "the index file is malformed") from exc
+    return meta
+
+
+class BackupCopy(Protocol):
+    """A verified rolling backup, as repair reads it."""
+
+    name: str
+    taken: str
+
+    def meta(self) -> dict | None:
+        """Return its meta.json (checked), or None if it has none or it is damaged."""
+
+    def read(self, relative: str) -> bytes | None:
+        """Return one of its files (``store/...``), or None."""
+
+
+@dataclass
+class Base:
+    """Where a shard's rebuilt content starts: its tables as of commit ``position``."""
+
+    tables: dict
+    position: int
+    source: str  # "disk", a backup's name, or "empty"
+    digest: str | None = None  # the checksum of the file on disk, when it came from there
+
+
+@dataclass
+class Problem:
+    """A shard that failed its check."""
+
+    collection: str
+    name: str
+    problem: str
 
 
 class Transaction:
-    """The shards changed by one unit of work."""
+    """What one unit of work changed."""
 
     def __init__(self) -> None:
-        self.dirty: dict[Path, ShardStorage] = {}
+        self.changes: dict[tuple[str, str, int], Shard] = {}
+        self.undo: dict[tuple[int, int], tuple[Shard, int, dict | None]] = {}
         self.collections: set[str] = set()
         self.new_shards: list[tuple[Collection, Shard]] = []
-        self.decided = False  # set once its journal is durable: it can no longer roll back
+        self.decided = False  # set once its log line is written: it can no longer roll back
+        self.scrub = False  # drop earlier versions of what it changed from the files
 
 
 class Store:
@@ -391,32 +502,43 @@ class Store:
         *,
         shard_capacity: int = 500,
         on_commit: Callable[[], None] | None = None,
+        backups: Callable[[], Iterable[BackupCopy]] | None = None,
+        checkpoint_bytes: int = 8 * 1024 * 1024,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.root = self.data_dir / "store"
         self.shard_capacity = shard_capacity
+        self.checkpoint_bytes = checkpoint_bytes
         self.lock = threading.RLock()
         self._tx: Transaction | None = None
         self._seq = 0
+        self._commit = 0
         self._collections: dict[str, Collection] = {}
-        self._meta: Shard | None = None
+        self._meta: dict = {}
+        self._dirty: dict[Path, tuple[str, Shard]] = {}
         self.on_commit = on_commit
+        self.backups = backups or (lambda: [])
+        self.backup_positions: Callable[[], list[int]] = lambda: []
+        self.log = CommitLog(self.root)
         self._process_lock_fd: int | None = None
         self._pending_journal = False
+        # What opening had to do (shown to therapists and by `check`), and write troubles.
         self.recovery_notes: list[str] = []
+        self.health_warnings: list[str] = []
 
     # -- opening -------------------------------------------------------------------------------
 
-    def open(self, collection_names: Iterable[str]) -> None:
-        """Lock the folder, finish any interrupted commit, check and load every file."""
+    def open(self, collection_names: Iterable[str], *, accept_loss: bool = False) -> None:
+        """Lock the folder, check every file, repair what is damaged, load and replay."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.root.mkdir(parents=True, exist_ok=True)
+        _make_folder(self.root)
         self._lock_process()
         try:
             remove_stray_temp_files(self.root)
             self._replay_journal()
-            self._load(collection_names)
+            self._load(list(collection_names), accept_loss)
         except BaseException:
+            self.log.close()
             self._unlock_process()
             raise
 
@@ -449,47 +571,386 @@ class Store:
 
     def check_files(self) -> dict[str, list[str]]:
         """Return ``collection -> shard file names`` after checking every file (StoreFileError)."""
-        meta_path = self.root / META_FILE
-        if not meta_path.exists():
-            strays = [p for p in self.root.rglob("*.json") if p.name != JOURNAL_FILE]
-            if strays:
-                raise StoreFileError(meta_path, "the index file is missing but data files exist")
-            return {}
-        meta = read_store_file(meta_path).get(TABLE, {}).get("1")
-        if not isinstance(meta, dict) or not isinstance(meta.get("shards"), dict):
-            raise StoreFileError(meta_path, "the index file has no list of data files")
-        shards: dict[str, list[str]] = meta["shards"]
-        for name, files in shards.items():
+        meta = read_meta(self.root / META_FILE)
+        listing: dict[str, list[str]] = {}
+        for name, files in meta["shards"].items():
+            listing[name] = list(files)
             for file_name in files:
-                read_store_file(self.root / name / file_name)
-        return shards
+                path = self.root / name / file_name
+                self._checked_tables(path, files[file_name] if isinstance(files, dict) else None)
+        return listing
 
-    def _load(self, collection_names: Iterable[str]) -> None:
-        listing = self.check_files()
+    def _checked_tables(self, path: Path, pairs: list | None) -> Base:
+        """Return a shard file's content if it passes its checksum (``pairs`` None: legacy)."""
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError as exc:
+            for digest, position in pairs or []:
+                if digest is None:
+                    return Base({TABLE: {}}, position, "disk")
+            raise StoreFileError(path, "the file is missing") from exc
+        except OSError as exc:
+            raise StoreFileError(path, f"the file cannot be read ({exc.strerror})") from exc
+        digest = _sha(raw)
+        if pairs is None:
+            return Base(parse_store_bytes(path, raw), 0, "disk", digest)
+        for expected, position in pairs:
+            if expected == digest:
+                return Base(parse_store_bytes(path, raw), position, "disk", digest)
+        parse_store_bytes(path, raw)  # names the damage when the file is also unreadable
+        raise StoreFileError(
+            path, "the file does not match its checksum (it was changed outside the app)"
+        )
+
+    def _nothing_stored(self, scan: LogScan) -> bool:
+        return not scan.commits and not any(self.root.glob("*/*.json"))
+
+    def _load(self, names: list[str], accept_loss: bool) -> None:
         meta_path = self.root / META_FILE
-        fresh = not meta_path.exists()
-        initial = None if fresh else read_store_file(meta_path)
-        self._meta = Shard(meta_path, self, initial if initial is not None else {TABLE: {}})
-        for name in collection_names:
+        scan = self.log.scan()
+        if scan.torn_tail:
+            self.recovery_notes.append(
+                "A commit that was being written when the server stopped was never "
+                "confirmed to anyone, so it was left out (normal after a crash)."
+            )
+        bases: dict[tuple[str, str], Base] = {}
+        problems: list[Problem] = []
+        lost: list[str] = []
+        upgraded = False
+        repaired: set[tuple[str, str]] = set()
+        meta: dict | None = None
+        try:
+            meta = read_meta(meta_path)
+        except StoreFileError as damage:
+            if not meta_path.exists() and self._nothing_stored(scan):
+                meta = self._fresh_or_refuse(accept_loss, bases, lost)
+            else:
+                meta = self._rebuild_everything(damage, scan, accept_loss, bases, lost)
+                repaired.update(bases)
+        from_disk = not bases
+        if from_disk:
+            legacy = int(meta.get("schema_version", 0)) < 2
+            if legacy:
+                meta, upgraded = self._legacy_meta(meta), True
+            for collection, files in meta["shards"].items():
+                for file_name, pairs in files.items():
+                    path = self.root / collection / file_name
+                    try:
+                        bases[(collection, file_name)] = self._checked_tables(
+                            path, None if legacy else pairs
+                        )
+                    except StoreFileError as damage:
+                        problems.append(Problem(collection, file_name, damage.problem))
+        if from_disk:
+            scan.known_last = max(scan.known_last, int(meta.get("position", 0)))
+        for problem in problems:
+            base = self._repair_shard(problem, scan, meta, accept_loss, lost)
+            bases[(problem.collection, problem.name)] = base
+            repaired.add((problem.collection, problem.name))
+        position = int(meta.get("position", 0))
+        segment = int(meta.get("segment", position + 1))
+        if (
+            from_disk
+            and not upgraded
+            and not (self.log.folder / segment_name(segment)).exists()
+            and not accept_loss
+        ):
+            raise StoreCorrupt(
+                _refusal(
+                    self.data_dir,
+                    [
+                        f"the commit log after the last checkpoint ({segment_name(segment)}) "
+                        "is missing, so any change made since then is gone"
+                    ],
+                )
+            )
+        # Replay: each shard takes the commits after the one its content reflects.
+        start = min([b.position for b in bases.values()] + [position])
+        gone = scan.missing(start)
+        if gone and not accept_loss:
+            raise StoreCorrupt(_refusal(self.data_dir, [_commits_lost(scan, gone)]))
+        stop = gone[0] if gone else scan.last + 1
+        if gone:
+            lost.append(_commits_lost(scan, gone))
+        replayed: set[tuple[str, str]] = set()
+        for entry in scan.after(start):
+            if entry["n"] >= stop:
+                break
+            for collection, file_name, doc_id, record in ops_for(entry):
+                base = bases.get((collection, file_name))
+                if base is None:
+                    base = bases[(collection, file_name)] = Base({TABLE: {}}, position, "empty")
+                if entry["n"] <= base.position:
+                    continue
+                replayed.add((collection, file_name))
+                table = base.tables.setdefault(TABLE, {})
+                if record is None:
+                    table.pop(str(doc_id), None)
+                else:
+                    table[str(doc_id)] = record
+        self._commit = max(scan.last, position)
+        self._meta = {
+            "schema_version": max(int(meta.get("schema_version", SCHEMA_VERSION)), 2),
+            "position": position,
+            "segment": segment,
+            "shards": {},
+        }
+        self._build(names, bases)
+        if lost or gone:
+            # The log behind the loss no longer matches the store: start a fresh one.
+            self._set_log_aside()
+        segments = self.log.segments()
+        # New commits go to the newest segment (or a new one after the last commit).
+        self.log.start(segments[-1][0] if segments else self._commit + 1, scan)
+        for collection, file_name in replayed | repaired:
+            self._mark_dirty(collection, file_name)
+        for (collection, file_name), base in bases.items():
+            if base.source != "disk":
+                self._mark_dirty(collection, file_name)
+        self.recovery_notes.extend(f"Lost: {item}" for item in lost)
+        if repaired or upgraded or lost or gone:
+            try:
+                self.checkpoint(force=True)
+            except (OSError, StudioError) as exc:
+                log.error("could not write the repaired store yet (%s); it is kept in memory", exc)
+        self._migrate()
+
+    def _fresh_or_refuse(
+        self, accept_loss: bool, bases: dict[tuple[str, str], Base], lost: list[str]
+    ) -> dict:
+        """Start a new, empty store, unless this folder clearly held a studio before."""
+        leftovers = [
+            name
+            for name in ("images", "backups", "keys")
+            if (self.data_dir / name).is_dir() and any((self.data_dir / name).iterdir())
+        ]
+        if leftovers and not accept_loss:
+            copies = list(self.backups())
+            newest = copies[0] if copies else None
+            choice = (
+                f"bring back the newest backup ({newest.name}, taken {newest.taken}; "
+                "anything after it is lost)"
+                if newest
+                else "start an empty studio beside the old files"
+            )
+            raise StoreCorrupt(
+                f"The studio's records are missing: {self.root} is empty or gone, but "
+                f"{' and '.join(leftovers)} are still in {self.data_dir}. Nothing was changed. "
+                "If the folder was moved, point KINDRED_DATA_DIR at it. To restore a whole-studio "
+                "archive: `python -m gallery_store restore ARCHIVE` into an empty folder. "
+                f"To {choice}: `python -m gallery_store recover --accept-loss`."
+            )
+        if leftovers:
+            copies = [c for c in self.backups() if c.meta() is not None]
+            if copies:
+                lost.append(f"every change after backup {copies[0].name} (taken {copies[0].taken})")
+                return self._meta_from_backup(copies[0], bases, accept_loss=True)
+            lost.append("every record: the store was missing and no backup was left")
+        self.log.create_segment(1)
+        meta = {"schema_version": SCHEMA_VERSION, "position": 0, "segment": 1, "shards": {}}
+        atomic_write_bytes(self.root / META_FILE, encode_meta(meta))
+        return meta
+
+    def _meta_from_backup(
+        self, copy_: BackupCopy, bases: dict[tuple[str, str], Base], *, accept_loss: bool
+    ) -> dict:
+        meta = copy_.meta()
+        assert meta is not None
+        for collection, files in meta["shards"].items():
+            for file_name, pairs in files.items():
+                data = copy_.read(f"store/{collection}/{file_name}")
+                found = _match(data, pairs)
+                if found is None:
+                    if not accept_loss:
+                        raise LookupError(file_name)
+                    continue
+                bases[(collection, file_name)] = Base(found[0], found[1], copy_.name)
+        self.recovery_notes.append(
+            f"The store's index was damaged or missing; it was rebuilt from backup "
+            f"{copy_.name} (taken {copy_.taken})"
+            + (" and the commit log, so nothing was lost." if not accept_loss else ".")
+        )
+        return meta
+
+    def _rebuild_everything(
+        self,
+        damage: StoreFileError,
+        scan: LogScan,
+        accept_loss: bool,
+        bases: dict[tuple[str, str], Base],
+        lost: list[str],
+    ) -> dict:
+        """Rebuild every shard when meta.json is lost: a backup plus the log since it."""
+        self._quarantine_store_files()
+        copies = list(self.backups())
+        for copy_ in copies:
+            meta = copy_.meta()
+            if meta is None or int(meta.get("schema_version", 0)) < 2:
+                continue
+            positions = [
+                p
+                for files in meta["shards"].values()
+                for pairs in files.values()
+                for _d, p in pairs[:1]
+            ] + [int(meta["position"])]
+            if scan.complete_after(min(positions)):
+                try:
+                    return self._meta_from_backup(copy_, bases, accept_loss=False)
+                except LookupError:
+                    bases.clear()
+                    continue
+        if scan.complete_after(0) and scan.start == 1:
+            self.recovery_notes.append(
+                "The store's index was damaged or missing; it was rebuilt from the whole "
+                "commit log, so nothing was lost."
+            )
+            return {"schema_version": SCHEMA_VERSION, "position": 0, "segment": 1, "shards": {}}
+        usable = [c for c in copies if c.meta() is not None]
+        if not accept_loss:
+            what = (
+                f"the newest usable backup, {usable[0].name} (taken {usable[0].taken}), "
+                "without the changes after it"
+                if usable
+                else "nothing: no usable backup is left"
+            )
+            raise StoreCorrupt(
+                _refusal(
+                    self.data_dir,
+                    [
+                        f"{damage.path.name}: {damage.problem}; the commit log does not reach "
+                        f"back to any backup, so the store can only come back as {what}"
+                    ],
+                )
+            )
+        if not usable:
+            lost.append("every record: no backup and no commit log could rebuild the store")
+            return {
+                "schema_version": SCHEMA_VERSION,
+                "position": scan.last,
+                "segment": 1,
+                "shards": {},
+            }
+        meta = self._meta_from_backup(usable[0], bases, accept_loss=True)
+        lost.append(f"every change after backup {usable[0].name} (taken {usable[0].taken})")
+        return meta
+
+    def _repair_shard(
+        self,
+        problem: Problem,
+        scan: LogScan,
+        meta: dict,
+        accept_loss: bool,
+        lost: list[str],
+    ) -> Base:
+        """Rebuild one damaged shard from the newest backup the log reaches back to."""
+        relative = f"store/{problem.collection}/{problem.name}"
+        fallback: Base | None = None
+        for copy_ in self.backups():
+            backup_meta = copy_.meta()
+            if backup_meta is None or int(backup_meta.get("schema_version", 0)) < 2:
+                continue
+            pairs = backup_meta["shards"].get(problem.collection, {}).get(problem.name)
+            if pairs is None:
+                # Made after this backup: every record of it is in the log since then.
+                base = Base({TABLE: {}}, int(backup_meta["position"]), copy_.name)
+            else:
+                found = _match(copy_.read(relative), pairs)
+                if found is None:
+                    continue
+                base = Base(found[0], found[1], copy_.name)
+            if scan.complete_after(base.position):
+                self._quarantine(self.root / problem.collection / problem.name)
+                self.recovery_notes.append(
+                    f"{problem.collection} file {problem.name} was damaged ({problem.problem}); "
+                    f"it was rebuilt from backup {copy_.name} (taken {copy_.taken}) and "
+                    "every change logged since, so nothing was lost."
+                )
+                return base
+            fallback = fallback or base
+        if scan.start == 1 and scan.complete_after(0):
+            self._quarantine(self.root / problem.collection / problem.name)
+            self.recovery_notes.append(
+                f"{problem.collection} file {problem.name} was damaged ({problem.problem}); "
+                "it was rebuilt from the commit log, so nothing was lost."
+            )
+            return Base({TABLE: {}}, 0, "empty")
+        what = (
+            f"the changes to it since backup {fallback.source}"
+            if fallback is not None
+            else "every record in it (no backup holds a good copy)"
+        )
+        if not accept_loss:
+            raise StoreCorrupt(
+                _refusal(
+                    self.data_dir,
+                    [f"{problem.collection} file {problem.name}: {problem.problem}; {what}"],
+                )
+            )
+        self._quarantine(self.root / problem.collection / problem.name)
+        lost.append(f"{problem.collection} file {problem.name}: {what}")
+        if fallback is None:
+            return Base({TABLE: {}}, self._commit_ceiling(scan, meta), "empty")
+        return fallback
+
+    @staticmethod
+    def _commit_ceiling(scan: LogScan, meta: dict) -> int:
+        return max(scan.last, int(meta.get("position", 0)))
+
+    def _legacy_meta(self, meta: dict) -> dict:
+        """Read a schema-1 index: file lists without checksums; no commit log yet."""
+        return {
+            "schema_version": 1,
+            "position": 0,
+            "segment": 1,
+            "shards": {c: {f: [] for f in files} for c, files in meta["shards"].items()},
+        }
+
+    def _build(self, names: list[str], bases: dict[tuple[str, str], Base]) -> None:
+        for name in names:
             collection = Collection(self, name)
-            shards = [
-                Shard(self.root / name / f, self, read_store_file(self.root / name / f))
-                for f in listing.get(name, [])
-            ]
+            files = sorted(f for c, f in bases if c == name)
+            shards = [Shard(self.root / name / f, self, bases[(name, f)].tables) for f in files]
             collection.load(shards)
             self._collections[name] = collection
+            for shard in shards:
+                base = bases[(name, shard.name)]
+                # What is on disk now: a checkpoint keeps accepting it until it is replaced.
+                pairs = [[base.digest, base.position]] if base.source == "disk" else []
+                self._meta["shards"].setdefault(name, {})[shard.name] = pairs
         self._seq = max((c.max_seq() for c in self._collections.values()), default=0)
-        if fresh:
-            with self.transaction():
-                self._meta.table.insert(
-                    _document({"schema_version": SCHEMA_VERSION, "shards": {}}, 1)
-                )
-        self._migrate()
+
+    def _quarantine(self, path: Path) -> None:
+        """Move a damaged file aside (never delete it) under ``<data>/quarantine``."""
+        if not path.exists():
+            return
+        folder = self._quarantine_folder()
+        with contextlib.suppress(OSError):
+            os.replace(path, folder / path.name)
+            fsync_dir(folder)
+
+    def _quarantine_folder(self) -> Path:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        folder = self.data_dir / "quarantine" / f"{stamp}-{secrets.token_hex(3)}"
+        folder.mkdir(parents=True, mode=0o700)
+        return folder
+
+    def _quarantine_store_files(self) -> None:
+        folder = self._quarantine_folder()
+        for path in self.root.rglob("*.json"):
+            target = folder / path.relative_to(self.root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(OSError):
+                shutil.copy2(path, target)
+
+    def _set_log_aside(self) -> None:
+        folder = self._quarantine_folder()
+        for path in self.log.files():
+            with contextlib.suppress(OSError):
+                os.replace(path, folder / path.name)
 
     def schema_version(self) -> int:
         """Return the stored schema version."""
-        assert self._meta is not None
-        return int(self._meta.records()["1"].get("schema_version", 0))
+        return int(self._meta.get("schema_version", 0))
 
     def _migrate(self) -> None:
         version = self.schema_version()
@@ -501,15 +962,10 @@ class Store:
         while version < SCHEMA_VERSION:
             with self.transaction():
                 MIGRATIONS[version](self)
-                self._set_meta(schema_version=version + 1)
+            self._meta["schema_version"] = version + 1
+            self.checkpoint(force=True)
             log.info("migrated the store from schema %s to %s", version, version + 1)
             version += 1
-
-    def _set_meta(self, **changes: Any) -> None:
-        assert self._meta is not None
-        current = dict(self._meta.records()["1"])
-        current.update(changes)
-        self._meta.table.upsert(_document(current, 1))
 
     def collection(self, name: str) -> Collection:
         """Return a collection by name."""
@@ -543,7 +999,7 @@ class Store:
             try:
                 yield
                 if outer:
-                    self._commit(self._tx)
+                    self._commit_tx(self._tx)
             except BaseException:
                 if outer and not self._tx.decided:
                     self._rollback(self._tx)
@@ -559,88 +1015,171 @@ class Store:
         """Say whether a transaction is open on this thread's behalf."""
         return self._tx is not None
 
-    def mark_dirty(self, storage: ShardStorage) -> None:
-        """Record that a shard changed in the open transaction."""
+    def require_transaction(self) -> None:
+        """Refuse a write made outside a transaction."""
         if self._tx is None:
             raise RuntimeError("store writes must happen inside store.transaction()")
-        self._tx.dirty[storage.path] = storage
 
     def touched(self, collection: Collection) -> None:
         """Record that a collection changed in the open transaction."""
         assert self._tx is not None
         self._tx.collections.add(collection.name)
 
-    def register_shard(self, collection: Collection, shard: Shard) -> None:
-        """List a new shard file in the index, in the same transaction."""
-        assert self._tx is not None and self._meta is not None
-        self._tx.new_shards.append((collection, shard))
-        listing = {k: list(v) for k, v in self._meta.records()["1"]["shards"].items()}
-        listing.setdefault(collection.name, []).append(shard.name)
-        self._set_meta(shards=listing)
-        self._tx.dirty[shard.path] = shard.storage
+    def changed(self, collection: Collection, shard: Shard, doc_id: int, old: dict | None) -> None:
+        """Record a change to one record (``old``: its state before, None if new)."""
+        tx = self._tx
+        assert tx is not None
+        tx.changes[(collection.name, shard.name, doc_id)] = shard
+        key = (id(shard), doc_id)
+        if key not in tx.undo:
+            tx.undo[key] = (shard, doc_id, copy.deepcopy(old))
 
-    def _commit(self, tx: Transaction) -> None:
-        if not tx.dirty:
+    def forget_earlier_versions(self) -> None:
+        """Once this transaction commits, keep no earlier version of what it changed.
+
+        For changes that must not linger on disk (notes being sealed, a person being
+        erased): the changed shards are checkpointed at once and older commits in the log
+        lose their ops for those records. Replaying the log still ends in the same state,
+        since each op holds the whole record and the newest op for each record is kept.
+        """
+        assert self._tx is not None
+        self._tx.scrub = True
+
+    def register_shard(self, collection: Collection, shard: Shard) -> None:
+        """List a new shard, in the same transaction."""
+        assert self._tx is not None
+        self._tx.new_shards.append((collection, shard))
+
+    def _commit_tx(self, tx: Transaction) -> None:
+        if not tx.changes:
             return
-        # Lets `python -m gallery_store backup` copy a consistent set of files while the app
-        # runs: it takes this lock while it reads.
-        with cross_process_write_lock(self.data_dir):
-            if self._pending_journal:
-                self._replay_journal()
-            files = {path: storage.snapshot() for path, storage in tx.dirty.items()}
-            if len(files) == 1:
-                ((path, data),) = files.items()
-                atomic_write_bytes(path, data)
-                return
-            # The shards are JSON already: splice their bytes in rather than parse them again.
-            entries = b",".join(
-                json.dumps(str(path.relative_to(self.root))).encode() + b":" + data
-                for path, data in files.items()
+        number = self._commit + 1
+        ops = [
+            [collection, shard_name, doc_id, shard.records().get(str(doc_id))]
+            for (collection, shard_name, doc_id), shard in tx.changes.items()
+        ]
+        line = encode_line(number, datetime.now(UTC).isoformat(timespec="seconds"), ops)
+        flushed = self.log.append(line)  # SaveFailed: nothing was committed
+        tx.decided = True
+        self._commit = number
+        for (collection, _shard_name, _doc_id), shard in tx.changes.items():
+            self._dirty[shard.path] = (collection, shard)
+        for collection_obj, shard in tx.new_shards:
+            self._meta["shards"].setdefault(collection_obj.name, {}).setdefault(
+                shard.name, [[None, self._meta["position"]]]
             )
-            # Once the journal is durable the commit is decided: applying it may be redone.
-            atomic_write_bytes(self.root / JOURNAL_FILE, b'{"files":{' + entries + b"}}")
-            tx.decided = True
+        if tx.scrub:
             try:
-                for path, data in files.items():
-                    atomic_write_bytes(path, data)
-                (self.root / JOURNAL_FILE).unlink()
-            except BaseException as exc:
-                # Memory keeps the decided state; the next commit or open finishes the journal.
-                self._pending_journal = True
-                if not isinstance(exc, (OSError, StudioError)):
-                    raise
-                log.exception("applying a committed journal failed; it will be retried")
+                self._checkpoint()
+                self._scrub_log(set(tx.changes), keep=number)
+            except (OSError, StudioError):
+                log.exception("earlier versions could not be cleared yet; the next checkpoint will")
+        if not flushed:
+            self.health_warnings.append(
+                f"{datetime.now(UTC):%d %b %Y %H:%M} UTC: the disk reported an error while "
+                "saving a change. The change was kept and everyone sees it, but it may not "
+                "survive a power cut. Please check the server's disk."
+            )
+        if self.log.bytes_since_checkpoint >= self.checkpoint_bytes:
+            try:
+                self._checkpoint()
+            except (OSError, StudioError):
+                log.exception("a checkpoint failed; the commit log still holds every change")
 
     def _rollback(self, tx: Transaction) -> None:
+        for shard, doc_id, old in reversed(list(tx.undo.values())):
+            table = shard.storage.read().setdefault(TABLE, {})
+            if old is None:
+                table.pop(str(doc_id), None)
+            else:
+                table[str(doc_id)] = old
         for collection, shard in tx.new_shards:
-            if shard in collection.shards:
+            if shard in collection.shards and not shard.records():
                 collection.shards.remove(shard)
-        # Files of a journal not yet applied are durable in the journal, not on disk.
-        journaled = self._journaled_files()
-        for path, storage in tx.dirty.items():
-            if path in journaled:
-                storage.reload(journaled[path])
-            elif path.exists():
-                storage.reload()
         for name in tx.collections:
             collection = self._collections[name]
-            kept_shards = [s for s in collection.shards if s.path.exists() or s.path in journaled]
-            collection.load(kept_shards)
+            collection.load(collection.shards)
 
-    def _journaled_files(self) -> dict[Path, dict]:
-        """Return the contents of a durable journal that is not applied yet, by path."""
-        if not self._pending_journal:
-            return {}
-        try:
-            files = json.loads((self.root / JOURNAL_FILE).read_bytes())["files"]
-        except (OSError, ValueError, KeyError, TypeError):
-            return {}
-        return {self.root / relative: data for relative, data in files.items()}
+    def _mark_dirty(self, collection: str, file_name: str) -> None:
+        found = self._collections.get(collection)
+        shard = found.shard_named(file_name) if found is not None else None
+        if shard is not None:
+            self._dirty[shard.path] = (collection, shard)
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    def checkpoint(self, *, force: bool = False) -> None:
+        """Write every changed shard and a new meta.json; the log before it can then go."""
+        with self.lock:
+            if self._tx is not None:
+                raise RuntimeError("checkpoint() inside a transaction")
+            self._checkpoint(force=force)
+
+    def _scrub_log(self, keys: set[tuple[str, str, int]], keep: int) -> None:
+        """Rewrite the log without ops for ``keys``, except those of commit ``keep``."""
+        self.log.close()
+        for path in self.log.files():
+            raw = path.read_bytes()
+            lines = raw.split(b"\n")[:-1]  # a torn tail (never acknowledged) goes too
+            kept, changed = [], False
+            for line in lines:
+                entry = decode_line(line)
+                if entry is not None and entry["n"] != keep:
+                    ops = [op for op in ops_for(entry) if (op[0], op[1], op[2]) not in keys]
+                    if len(ops) != len(entry["ops"]):
+                        line = encode_line(entry["n"], entry.get("at", ""), ops)[:-1]
+                        changed = True
+                kept.append(line)
+            if changed:
+                atomic_write_bytes(path, b"".join(line + b"\n" for line in kept))
+
+    def _checkpoint(self, *, force: bool = False) -> None:
+        position = self._commit
+        if not self._dirty and not force and self._meta["position"] == position:
+            return
+        written = {
+            path: (collection, shard, shard.storage.snapshot())
+            for path, (collection, shard) in self._dirty.items()
+        }
+        shards = {c: dict(files) for c, files in self._meta["shards"].items()}
+        for collection, shard, data in written.values():
+            old = shards.setdefault(collection, {}).get(shard.name, [])
+            digest = _sha(data)
+            shards[collection][shard.name] = [[digest, position]] + [
+                pair for pair in old if pair[0] != digest
+            ]
+        segment = position + 1
+        self.log.create_segment(segment)
+        # 1. The index accepts old and new content, so a crash between shard writes is safe.
+        self._write_meta({**self._meta, "position": position, "segment": segment, "shards": shards})
+        self.log.start(segment)
+        self.log.bytes_since_checkpoint = 0
+        # 2. The shards.
+        for path, (_collection, _shard, data) in written.items():
+            atomic_write_bytes(path, data)
+        # 3. The index names only what is on disk now; the log before it may go.
+        final = {
+            c: {f: [[pairs[0][0], position]] if pairs else [] for f, pairs in files.items()}
+            for c, files in shards.items()
+        }
+        self._write_meta({**self._meta, "shards": final})
+        self._dirty.clear()
+        keep_from = min([position, *self.backup_positions()]) + 1
+        with contextlib.suppress(OSError):
+            self.log.prune(keep_from)
+
+    def _write_meta(self, meta: dict) -> None:
+        atomic_write_bytes(self.root / META_FILE, encode_meta(meta))
+        self._meta = meta
+
+    def position(self) -> int:
+        """Return the last commit number."""
+        return self._commit
 
     def _replay_journal(self) -> None:
+        """Finish a multi-file commit of a schema-1 store that a crash interrupted."""
         journal_path = self.root / JOURNAL_FILE
         if not journal_path.exists():
-            self._pending_journal = False
             return
         try:
             journal = json.loads(journal_path.read_bytes())
@@ -652,50 +1191,85 @@ class Store:
                 raise TypeError("not a journal of store files")
         except (OSError, ValueError, KeyError, TypeError):
             # The journal is written atomically, so a damaged one was never committed.
-            quarantine = self.data_dir / "quarantine"
-            quarantine.mkdir(exist_ok=True)
-            os.replace(journal_path, quarantine / f"journal-{secrets.token_hex(4)}.json")
+            folder = self._quarantine_folder()
+            os.replace(journal_path, folder / JOURNAL_FILE)
             log.warning("set aside an unreadable commit journal")
             return
         for relative, data in files.items():
             atomic_write_bytes(self.root / relative, encode(data))
         journal_path.unlink()
-        self._pending_journal = False
         log.info("completed an interrupted commit of %d files", len(files))
 
     def store_files(self) -> list[Path]:
-        """Return every durable store file (meta first)."""
+        """Return the files a checkpointed copy needs: meta.json and every shard on disk."""
         files = [self.root / META_FILE]
         for collection in self._collections.values():
             files.extend(s.path for s in collection.shards if s.path.exists())
-        # A journal not yet applied holds the newest state of its files; open replays it.
-        files.append(self.root / JOURNAL_FILE)
+        # The segment meta.json names: a copy without it could not tell "no change since the
+        # checkpoint" from "the log was lost".
+        files.append(self.log.folder / segment_name(int(self._meta["segment"])))
         return [f for f in files if f.exists()]
 
     def close(self) -> None:
-        """Release the folder lock."""
+        """Write a checkpoint (so the next open is quick) and release the folder lock."""
         with self.lock:
+            if self._process_lock_fd is not None and self._dirty:
+                try:
+                    self.checkpoint()
+                except (OSError, StudioError) as exc:
+                    log.warning("no checkpoint at close (%s); the log holds every change", exc)
+            self.log.close()
             self._unlock_process()
 
 
-@contextlib.contextmanager
-def cross_process_write_lock(data_dir: Path) -> Iterator[None]:
-    """Hold the write lock of a data folder (used by backups from another process)."""
-    fd = os.open(Path(data_dir) / ".write-lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        with contextlib.suppress(OSError):
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+def _make_folder(folder: Path) -> None:
+    """Create a store folder owner-only and durably (its entry is flushed in the parent)."""
+    if folder.is_dir():
+        return
+    folder.mkdir(parents=True, mode=0o700, exist_ok=True)
+    with contextlib.suppress(OSError):
+        fsync_dir(folder.parent)
+
+
+def _match(data: bytes | None, pairs: list) -> tuple[dict, int] | None:
+    """Return a file's tables and commit if its bytes have one of the listed checksums."""
+    if data is None:
+        for digest, position in pairs:
+            if digest is None:
+                return {TABLE: {}}, position
+        return None
+    digest = _sha(data)
+    for expected, position in pairs:
+        if expected == digest:
+            try:
+                return json.loads(data), position
+            except ValueError:
+                return None
+    return None
+
+
+def _commits_lost(scan: LogScan, gone: list[int]) -> str:
+    where = "; ".join(scan.damage) or "a log file is missing"
+    after = len([n for n in scan.commits if n > gone[0]])
+    return (
+        f"{len(gone)} committed change{'s' if len(gone) != 1 else ''} in the commit log "
+        f"can't be read ({where})"
+        + (f", and the {after} after them can't be applied in order" if after else "")
+    )
+
+
+def _refusal(data_dir: Path, lost: list[str]) -> str:
+    items = "; ".join(lost)
+    return (
+        f"The studio's data in {data_dir} is damaged and can't be repaired without losing "
+        f"something: {items}. Nothing was changed and the app will not start on it. "
+        "To see every option: `python -m gallery_store check`. To restore a whole-studio "
+        "archive into an empty folder: `python -m gallery_store restore ARCHIVE`. To accept "
+        "the loss and continue with everything else: `python -m gallery_store recover "
+        "--accept-loss` (damaged files are kept in quarantine/)."
+    )
 
 
 def describe_damage(error: StoreFileError, data_dir: Path) -> StoreCorrupt:
     """Turn a file error into a message that tells the operator what to do."""
-    return StoreCorrupt(
-        f"A data file is damaged ({error.path.name}: {error.problem}) and no good backup "
-        f"was found in {data_dir / 'backups'}. Nothing was changed. Restore a backup with "
-        f"`python -m gallery_store restore <archive>` into an empty folder, or move the "
-        f"damaged file aside and run `python -m gallery_store check`."
-    )
+    return StoreCorrupt(_refusal(data_dir, [f"{error.path.name}: {error.problem}"]))

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -10,9 +13,9 @@ from pathlib import Path
 
 from .backups import RollingBackups
 from .config import StudioConfig
-from .errors import StoreCorrupt, StudioError
+from .errors import StudioError
 from .media import MediaStore
-from .storage import SCHEMA_VERSION, Store, StoreFileError, describe_damage
+from .storage import Store
 
 __all__ = ["COLLECTIONS", "Studio", "open_studio"]
 
@@ -55,11 +58,24 @@ COLLECTIONS: dict[str, dict[str, Callable[[dict], object]]] = {
     "alert_contacts": {"user": lambda r: r["user_id"]},
     # Noised insight figures, each drawn once and kept (see insights.py).
     "insight_releases": {"circle": lambda r: r["circle_id"]},
+    # What opening the store had to repair (or accept losing), newest last.
+    "recoveries": {},
 }
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _link_into(path: Path, data_dir: Path, staging: Path) -> Path:
+    """Hard-link a store file into a staging folder (copy it where links are refused)."""
+    target = staging / path.relative_to(data_dir)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(path, target)
+    except OSError:
+        shutil.copy2(path, target)
+    return target
 
 
 class Studio:
@@ -70,8 +86,11 @@ class Studio:
         data_dir: Path,
         config: StudioConfig | None = None,
         clock: Clock | None = None,
+        *,
+        accept_loss: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self._accept_loss = accept_loss
         self.config = config or StudioConfig()
         self.clock: Clock = clock or _utc_now
         self.backups = RollingBackups(
@@ -86,6 +105,8 @@ class Studio:
             for index_name, key in indexes.items():
                 collection.add_index(index_name, key)
         self._closed = False
+        self._backup_lock = threading.Lock()
+        self._record_recovery()
         self._build_services()
         self.take_backup_if_due()
         if self.config.alert_worker and self.alerts.configured:
@@ -93,27 +114,31 @@ class Studio:
             self.alerts.start_worker()
 
     def _open_store(self) -> Store:
-        store = self._new_store()
-        try:
-            store.open(COLLECTIONS)
-            return store
-        except StoreFileError as damage:
-            restored = self.backups.restore_newest(str(damage))
-            if restored is None:
-                raise describe_damage(damage, self.data_dir) from damage
-        store = self._new_store()
-        try:
-            store.open(COLLECTIONS)
-        except StoreFileError as damage:
-            raise StoreCorrupt(
-                f"The newest backup could not be opened either ({damage.problem}). "
-                "Restore an older archive with `python -m gallery_store restore`."
-            ) from damage
-        store.recovery_notes.append("restored from the newest good backup")
+        """Open the store; a damaged file is repaired from a backup and the commit log."""
+        store = Store(
+            self.data_dir,
+            shard_capacity=self.config.shard_capacity,
+            backups=self.backups.copies,
+        )
+        store.backup_positions = self.backups.positions
+        store.open(COLLECTIONS, accept_loss=self._accept_loss)
         return store
 
-    def _new_store(self) -> Store:
-        return Store(self.data_dir, shard_capacity=self.config.shard_capacity)
+    def _record_recovery(self) -> None:
+        """Keep what opening repaired, so therapists see it in the app and `check` lists it."""
+        notes = self.store.recovery_notes
+        if not notes:
+            return
+        for note in notes:
+            log.warning("store recovery: %s", note)
+        try:
+            with self.store.transaction():
+                for note in notes:
+                    self.store.collection("recoveries").insert(
+                        {"at": self.now().isoformat(), "note": note}
+                    )
+        except StudioError:
+            log.exception("could not record what recovery did; it is in this log")
 
     def _build_services(self) -> None:
         from .accounts import Accounts
@@ -122,6 +147,7 @@ class Studio:
         from .circles import Circles
         from .comments import Comments, Reactions
         from .exports import Exports
+        from .health import StoreHealth
         from .insights import Insights
         from .moderation import Moderation
         from .prompt_library import PromptLibrary
@@ -140,6 +166,7 @@ class Studio:
         self.insights = Insights(self)
         self.exports = Exports(self)
         self.alerts = Alerts(self)
+        self.health = StoreHealth(self)
 
     def now(self) -> datetime:
         """Return the studio's current time (UTC, aware)."""
@@ -152,19 +179,42 @@ class Studio:
         if now.timestamp() - self._last_backup_check < 60:
             return
         self._last_backup_check = now.timestamp()
-        with self.store.lock:
-            try:
-                if self.backups.due(now):
-                    self.backups.take(self.store.store_files(), SCHEMA_VERSION, now)
-            except (OSError, StudioError):
-                # This runs after a commit: failing here would make a saved change look
-                # lost (and share() would delete the files of a record that was kept).
-                log.exception("the rolling backup failed; it will be tried again")
+        try:
+            if self.backups.due(now):
+                self._take_backup(now)
+        except (OSError, StudioError):
+            # This runs after a commit: failing here would make a saved change look
+            # lost (and share() would delete the files of a record that was kept).
+            log.exception("the rolling backup failed; it will be tried again")
 
     def backup_now(self) -> Path:
         """Write a rolling backup at once and return its path."""
-        with self.store.lock:
-            return self.backups.take(self.store.store_files(), SCHEMA_VERSION, self.now())
+        path = self._take_backup(self.now(), wait=True)
+        assert path is not None
+        return path
+
+    def _take_backup(self, now: datetime, *, wait: bool = False) -> Path | None:
+        """Checkpoint and link the store files under the lock; compress them outside it."""
+        if not self._backup_lock.acquire(blocking=wait):
+            return None  # one is being written already
+        try:
+            self.backups.folder.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(dir=self.backups.folder, prefix=".snapshot-"))
+            try:
+                with self.store.lock:
+                    self.store.checkpoint()
+                    files = [
+                        _link_into(path, self.data_dir, staging)
+                        for path in self.store.store_files()
+                    ]
+                    schema = self.store.schema_version()
+                # Shard files are replaced, never changed in place, so the links stay as they
+                # were at the checkpoint while commits go on.
+                return self.backups.take(files, schema, now, base=staging)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+        finally:
+            self._backup_lock.release()
 
     def close(self) -> None:
         """Release the data folder."""

@@ -34,6 +34,8 @@ def render(ctx: Context) -> None:
         "Kindred Canvas isn't watched around the clock, and the people in your circle are told "
         "so next to the crisis lines."
     )
+    if ctx.user.is_therapist:
+        _store_health(ctx)
     items = studio.moderation.queue(ctx.user)
     if not items:
         st.success("Nothing is waiting. Thank you for looking after your circle.")
@@ -45,6 +47,26 @@ def render(ctx: Context) -> None:
             _unanswered(ctx, circle.id, circle.name)
         if circles:
             _audit(ctx, circles)
+
+
+def _store_health(ctx: Context) -> None:
+    """Say what the studio's data needed lately: a repair, a loss, or a disk in trouble."""
+    notices = ctx.studio.health.notices(ctx.user)
+    if not notices:
+        return
+    lost = any(n.lost for n in notices)
+    with st.container(border=True):
+        st.markdown("**The studio's data**")
+        for notice in notices:
+            when = f"{notice.at:%d %b %Y, %H:%M} UTC — " if notice.at else ""
+            # Plain text (these notes come from the store, not from people), no markdown.
+            (st.warning if notice.lost or notice.at is None else st.info)(
+                f"{when}{notice.text}".replace("`", "'")
+            )
+        st.caption(
+            "Whoever runs the server can see details with `python -m gallery_store check`."
+            + (" Something could not be recovered: please let them know." if lost else "")
+        )
 
 
 def _item(ctx: Context, item: QueueItem) -> None:

@@ -289,6 +289,28 @@ def test_an_empty_care_queue_says_thank_you(studio, data_dir, monkeypatch, thera
     assert not at.exception
 
 
+def test_the_care_page_tells_a_therapist_what_store_recovery_did(
+    studio, data_dir, monkeypatch, therapist, circle, participant
+):
+    with studio.store.transaction():
+        studio.store.collection("recoveries").insert(
+            {
+                "at": studio.now().isoformat(),
+                "note": "comments file comments-000001.json was damaged; it was rebuilt "
+                "from backup store-1.zip and every change logged since, so nothing was lost.",
+            }
+        )
+    studio.store.health_warnings.append("The disk reported an error while saving a change.")
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="care")
+    shown = [i.value for i in at.info] + [w.value for w in at.warning]
+    assert any("comments-000001.json" in text and "nothing was lost" in text for text in shown)
+    assert any("disk reported an error" in w.value for w in at.warning)
+    assert not at.exception
+    # Participants never see it (they have no care page; the service refuses them too).
+    with pytest.raises(StudioError):
+        studio.health.notices(participant)
+
+
 def test_a_reported_artwork_can_be_restored(
     studio, data_dir, monkeypatch, therapist, circle, participant, peer
 ):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from gallery_store import open_studio, storage
+from gallery_store import open_studio
 from gallery_store.artworks import CAPTION_LIMIT
 from gallery_store.durable import DISK_FULL_MESSAGE
 from gallery_store.errors import (
@@ -104,10 +104,11 @@ def test_a_failed_record_write_leaves_no_image_files(
     kept = share(studio, peer)
     before_files = image_files(data_dir)
 
-    def full_disk(path, data):
+    def full_disk(line):
         raise failure
 
-    monkeypatch.setattr(storage, "atomic_write_bytes", full_disk)
+    # The commit (its line in the commit log) is what fails; the image files were written.
+    monkeypatch.setattr(studio.store.log, "append", full_disk)
     with pytest.raises(type(failure)):
         share(studio, participant, caption="This one cannot be saved")
     monkeypatch.undo()

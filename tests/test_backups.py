@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from gallery_store import open_studio, storage
+from gallery_store import open_studio
 from gallery_store.backups import ArchiveDamaged, read_manifest, restore_archive, write_archive
-from gallery_store.errors import SaveFailed, StoreCorrupt, StudioError
+from gallery_store.errors import StoreCorrupt, StudioError
 from gallery_store.storage import SCHEMA_VERSION
 
 from .conftest import FAST_CONFIG, PASSWORD, files_below, join, make_image
@@ -62,7 +62,7 @@ def reopen(data_dir, clock):
 
 
 @pytest.mark.parametrize("damage", DAMAGES.values(), ids=DAMAGES.keys())
-def test_damaged_shard_is_restored_from_the_newest_backup(
+def test_damaged_shard_is_rebuilt_from_the_newest_backup_and_the_log(
     studio, people, data_dir, clock, damage, caplog
 ):
     studio.close()
@@ -76,23 +76,23 @@ def test_damaged_shard_is_restored_from_the_newest_backup(
         assert restored.accounts.authenticate("robin", PASSWORD).id == people["robin"].id
         assert restored.store.recovery_notes
         assert any(
-            r.levelno == logging.WARNING and "restored backup" in r.getMessage()
+            r.levelno == logging.WARNING and "store recovery" in r.getMessage()
             for r in caplog.records
         )
-        kept = list((data_dir / "quarantine").glob(f"store-*/{CIRCLES_SHARD.relative_to('store')}"))
+        kept = list((data_dir / "quarantine").glob(f"*/{CIRCLES_SHARD.name}"))
         assert [p.read_bytes() for p in kept] == [damaged]
     finally:
         restored.close()
 
 
-def test_missing_meta_file_is_restored_from_the_newest_backup(studio, people, data_dir, clock):
+def test_missing_meta_file_is_rebuilt_from_the_newest_backup(studio, people, data_dir, clock):
     studio.close()
     (data_dir / "store" / "meta.json").unlink()
 
     restored = reopen(data_dir, clock)
     try:
         assert restored.store.collection("circles").get(people["circle"].id) is not None
-        quarantined = next((data_dir / "quarantine").glob("store-*"))
+        quarantined = next((data_dir / "quarantine").iterdir())
         assert (quarantined / CIRCLES_SHARD.relative_to("store")).exists()
         assert not (quarantined / "meta.json").exists()
     finally:
@@ -100,11 +100,12 @@ def test_missing_meta_file_is_restored_from_the_newest_backup(studio, people, da
 
 
 @pytest.mark.parametrize("damage", DAMAGES.values(), ids=DAMAGES.keys())
-def test_damaged_shard_without_a_backup_refuses_to_open_and_says_what_to_do(
+def test_damaged_shard_without_a_backup_or_its_log_refuses_to_open_and_says_what_to_do(
     studio, people, data_dir, clock, damage
 ):
     studio.close()
     shutil.rmtree(data_dir / "backups")
+    keep_only_the_newest_log_segment(data_dir)
     damage(data_dir / CIRCLES_SHARD)
     before = files_below(data_dir / "store")
 
@@ -113,13 +114,23 @@ def test_damaged_shard_without_a_backup_refuses_to_open_and_says_what_to_do(
     message = refused.value.message
     assert "circles-000001.json" in message
     assert "python -m gallery_store restore" in message
+    assert "python -m gallery_store recover --accept-loss" in message
     assert files_below(data_dir / "store") == before
     assert not (data_dir / "quarantine").exists()
 
 
-def test_missing_meta_file_without_a_backup_refuses_to_open(studio, people, data_dir, clock):
+def keep_only_the_newest_log_segment(data_dir: Path) -> None:
+    """Drop the log's older segments, as pruning does once backups cover them."""
+    for segment in sorted((data_dir / "store" / "log").glob("*.log"))[:-1]:
+        segment.unlink()
+
+
+def test_missing_meta_file_without_a_backup_or_its_log_refuses_to_open(
+    studio, people, data_dir, clock
+):
     studio.close()
     shutil.rmtree(data_dir / "backups")
+    keep_only_the_newest_log_segment(data_dir)
     (data_dir / "store" / "meta.json").unlink()
     before = files_below(data_dir / "store")
 
@@ -128,7 +139,9 @@ def test_missing_meta_file_without_a_backup_refuses_to_open(studio, people, data
     assert files_below(data_dir / "store") == before
 
 
-def test_damaged_backups_are_skipped_for_an_older_good_one(studio, people, data_dir, clock, caplog):
+def test_damaged_backups_are_skipped_for_an_older_good_one_and_the_log(
+    studio, people, data_dir, clock, caplog
+):
     good = studio.backups.archives()[0]
     clock.advance(minutes=5)
     later_circle = studio.circles.create(people["therapist"], "Later circle")
@@ -146,8 +159,8 @@ def test_damaged_backups_are_skipped_for_an_older_good_one(studio, people, data_
     try:
         circles = restored.store.collection("circles")
         assert people["circle"].id in circles
-        assert later_circle.id not in circles  # only the damaged backup had it
-        assert any("skipping damaged backup" in r.getMessage() for r in caplog.records)
+        assert later_circle.id in circles  # the log since the older backup holds it
+        assert any("can't be used" in r.getMessage() for r in caplog.records)
     finally:
         restored.close()
 
@@ -163,36 +176,6 @@ def test_rolling_backups_are_pruned_to_backups_kept(tmp_path, clock):
         assert len(list((tmp_path / "data" / "backups").glob("*.zip"))) == 3
     finally:
         studio.close()
-
-
-def test_backup_taken_while_a_journal_is_pending_restores_the_decided_commit(
-    studio, people, data_dir, clock, monkeypatch
-):
-    """Regression: rolling backups copied the shard files but not a journal that was durable
-    and not yet applied, so restoring one lost a commit people had been told was saved."""
-    real_write = storage.atomic_write_bytes
-
-    def journal_only(path: Path, data: bytes) -> None:
-        if path.name != "journal.json":
-            raise SaveFailed()
-        real_write(path, data)
-
-    monkeypatch.setattr(storage, "atomic_write_bytes", journal_only)
-    decided = studio.circles.create(people["therapist"], "Decided circle")  # two files: journal
-    clock.advance(minutes=5)
-    studio.backup_now()
-    monkeypatch.undo()
-    studio.close()
-    shutil.rmtree(data_dir / "store")
-    (data_dir / "store").mkdir()
-    (data_dir / "store" / "meta.json").write_bytes(b"\x00" * 64)
-
-    restored = reopen(data_dir, clock)
-    try:
-        assert restored.store.collection("circles").get(decided.id)["name"] == "Decided circle"
-        assert not (data_dir / "store" / "journal.json").exists()
-    finally:
-        restored.close()
 
 
 # -- whole-studio archives ------------------------------------------------------------------------
@@ -224,12 +207,17 @@ def whole_archive(studio, destination: Path) -> Path:
 
 def test_whole_studio_archive_round_trips_store_and_images(studio, people, tmp_path, clock):
     names = add_artwork_files(studio, people["robin"])
+    studio.store.checkpoint()
     archive = whole_archive(studio, tmp_path / "studio.zip")
     manifest = read_manifest(archive)
     assert manifest.includes_images and manifest.schema_version == SCHEMA_VERSION
+    # The older log segments stay behind: the archive's shards already hold their commits.
     original = {
-        k: v for k, v in files_below(studio.data_dir).items() if k.startswith(("store/", "images/"))
+        k: v
+        for k, v in files_below(studio.data_dir).items()
+        if k.startswith(("store/", "images/")) and k in manifest.files
     }
+    assert any(k.startswith("store/log/") for k in original)
     studio.close()
 
     target = tmp_path / "restored"

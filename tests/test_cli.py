@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from gallery_store import open_studio, storage
+from gallery_store import open_studio
 from gallery_store.__main__ import main
-from gallery_store.errors import SaveFailed
 from gallery_store.studio import COLLECTIONS
 
 from .conftest import FAST_CONFIG, PASSWORD, files_below, make_image
@@ -242,35 +241,44 @@ def test_default_data_dir_comes_from_the_environment(
     assert str(data_dir) in capsys.readouterr().out
 
 
-def test_a_backup_of_a_damaged_store_is_refused(capsys, studio, lived_in, data_dir, tmp_path):
+def test_a_backup_of_an_unrepairable_store_is_refused(capsys, studio, lived_in, data_dir, tmp_path):
     studio.close()
-    shutil.copy(data_dir / CIRCLES_SHARD, tmp_path / "kept.json")
+    shutil.rmtree(data_dir / "backups")
+    for segment in sorted((data_dir / "store" / "log").glob("*.log"))[:-1]:
+        segment.unlink()
     (data_dir / CIRCLES_SHARD).write_bytes(b"\x00" * 32)
     code, _, err = run(capsys, data_dir, "backup", "--output", str(tmp_path / "b.zip"))
     assert code == 1 and "damaged" in err
     assert not (tmp_path / "b.zip").exists()
 
 
-def test_check_and_backup_complete_a_pending_journal_only_in_their_copy(
-    capsys, studio, lived_in, data_dir, tmp_path, monkeypatch
+def test_a_backup_of_a_repairable_store_holds_everything(
+    capsys, studio, lived_in, data_dir, tmp_path
 ):
-    real_write = storage.atomic_write_bytes
+    circles = {c["id"] for c in studio.store.collection("circles").all()}
+    studio.close()
+    (data_dir / CIRCLES_SHARD).write_bytes(b"\x00" * 32)
+    archive = tmp_path / "b.zip"
+    assert run(capsys, data_dir, "backup", "--output", str(archive))[0] == 0
+    assert (data_dir / CIRCLES_SHARD).read_bytes() == b"\x00" * 32  # the live file untouched
+    target = tmp_path / "restored"
+    assert run(capsys, target, "restore", str(archive))[0] == 0
+    restored = open_studio(target, FAST_CONFIG)
+    try:
+        assert {c["id"] for c in restored.store.collection("circles").all()} == circles
+    finally:
+        restored.close()
 
-    def journal_only(path: Path, data: bytes) -> None:
-        if path.name != "journal.json":
-            raise SaveFailed()
-        real_write(path, data)
 
-    monkeypatch.setattr(storage, "atomic_write_bytes", journal_only)
+def test_check_and_backup_read_commits_still_only_in_the_log_without_touching_it(
+    capsys, studio, lived_in, data_dir, tmp_path
+):
     therapist = studio.accounts.authenticate("tess", PASSWORD)
-    decided = studio.circles.create(therapist, "Decided circle")  # two files: a journal
-    monkeypatch.undo()
+    decided = studio.circles.create(therapist, "Decided circle")  # in the log, not a shard
     before = files_below(data_dir / "store")
-    assert "journal.json" in before
 
     code, out, _ = run(capsys, data_dir, "check")
     assert code == 0 and out.strip().endswith("healthy")
-    assert "interrupted commit is pending" in out
     archive = tmp_path / "studio.zip"
     assert run(capsys, data_dir, "backup", "--output", str(archive))[0] == 0
     assert files_below(data_dir / "store") == before  # neither touched the live files

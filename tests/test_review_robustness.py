@@ -134,12 +134,10 @@ def test_a_draft_whose_record_fails_to_save_leaves_no_drawing_file(
     # Bug: save_draft wrote the drawing's file inside the transaction and never removed it
     # when the commit then failed (disk full): a private drawing no record points to, which
     # account deletion can never find.
-    import gallery_store.storage as storage
-
-    def disk_full(path, data):
+    def disk_full(line):
         raise SaveFailed()
 
-    monkeypatch.setattr(storage, "atomic_write_bytes", disk_full)
+    monkeypatch.setattr(studio.store.log, "append", disk_full)
     with pytest.raises(SaveFailed):
         studio.artworks.save_draft(participant, {"objects": [{"type": "path"}]})
 

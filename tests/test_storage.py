@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import errno
+import hashlib
 import itertools
 import json
+import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from gallery_store import durable, open_studio, storage
+from gallery_store import open_studio, storage
 from gallery_store.errors import SaveFailed, StoreUnavailable, StudioError
 from gallery_store.storage import SCHEMA_VERSION, Store
 
@@ -185,30 +187,37 @@ def test_newest_by_is_lazy_and_newest_first(store):
 # -- shards ---------------------------------------------------------------------------------------
 
 
-def test_collection_splits_into_shards_listed_in_meta(folder):
+def test_collection_splits_into_shards_listed_in_meta_with_checksums(folder):
     store = open_store(folder, capacity=5)
     try:
         notes = store.collection("notes")
         with store.transaction():
             for n in range(12):
                 notes.insert({"topic": "sky", "n": n})
+        store.checkpoint()
         listed = meta_on_disk(store)["shards"]["notes"]
-        assert listed == ["notes-000001.json", "notes-000002.json", "notes-000003.json"]
+        assert sorted(listed) == ["notes-000001.json", "notes-000002.json", "notes-000003.json"]
+        for name, pairs in listed.items():
+            raw = (store.root / "notes" / name).read_bytes()
+            assert pairs == [[hashlib.sha256(raw).hexdigest(), store.position()]]
         sizes = [
             len(json.loads((store.root / "notes" / name).read_bytes())["records"])
-            for name in listed
+            for name in sorted(listed)
         ]
         assert sizes == [5, 5, 2]
     finally:
         store.close()
 
 
-def test_a_write_rewrites_only_the_shard_it_touches(folder, monkeypatch):
+def test_a_commit_appends_one_log_line_and_a_checkpoint_writes_only_changed_shards(
+    folder, monkeypatch
+):
     store = open_store(folder, capacity=5)
     try:
         notes = store.collection("notes")
         with store.transaction():
             made = [notes.insert({"topic": "sky", "n": n}) for n in range(12)]
+        store.checkpoint()
         shard_dir = store.root / "notes"
         written: list[Path] = []
         real_write = storage.atomic_write_bytes
@@ -221,17 +230,18 @@ def test_a_write_rewrites_only_the_shard_it_touches(folder, monkeypatch):
         before = disk_state(store.root)
 
         notes.update(made[1]["id"], n=100)  # lives in shard 1
-        assert written == [shard_dir / "notes-000001.json"]
-        written.clear()
         notes.remove(made[7]["id"])  # lives in shard 2
-        assert written == [shard_dir / "notes-000002.json"]
-        written.clear()
         notes.insert({"topic": "sea"})  # shard 3 has room
-        assert written == [shard_dir / "notes-000003.json"]
-
+        assert written == []  # commits only append to the log
         after = disk_state(store.root)
         changed = {name for name in after if after[name] != before.get(name)}
-        assert changed == {f"notes/notes-00000{n}.json" for n in (1, 2, 3)}
+        assert len(changed) == 1 and next(iter(changed)).startswith("log/")
+        log_growth = len(after[next(iter(changed))]) - len(before.get(next(iter(changed)), b""))
+        assert log_growth < 1500
+
+        store.checkpoint()
+        shards_written = [p for p in written if p.name != "meta.json"]
+        assert sorted(shards_written) == [shard_dir / f"notes-00000{n}.json" for n in (1, 2, 3)]
     finally:
         store.close()
 
@@ -270,140 +280,123 @@ def test_exception_in_a_transaction_rolls_back_memory_and_disk(folder):
         again.close()
 
 
-def test_multi_file_commit_cut_off_after_the_journal_is_completed_on_next_open(folder, monkeypatch):
+def last_segment(store: Store) -> Path:
+    return store.log.files()[-1]
+
+
+def test_a_failed_log_write_changes_nothing_and_leaves_no_half_commit(folder, monkeypatch):
     store = open_store(folder)
-    notes, tags = store.collection("notes"), store.collection("tags")
-    notes.insert({"topic": "sky"})
-    tags.insert({"label": "first"})
-    real_write = storage.atomic_write_bytes
-    written: list[str] = []
+    notes = store.collection("notes")
+    kept = notes.insert({"topic": "sky"})
+    before = last_segment(store).read_bytes()
+    real_write = os.write
 
-    def die_after_journal(path: Path, data: bytes) -> None:
-        if written and written[-1] == "journal.json":
-            raise Crash  # the first shard write after the journal never happens
-        real_write(path, data)
-        written.append(path.name)
+    def half_then_full(fd: int, data) -> int:
+        real_write(fd, bytes(data[: len(data) // 2]))
+        raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(storage, "atomic_write_bytes", die_after_journal)
-    with pytest.raises(Crash), store.transaction():
-        note = notes.insert({"topic": "sea"})
-        tag = tags.insert({"label": "second"})
-    monkeypatch.undo()
-    assert (store.root / "journal.json").exists()
-    on_disk = json.loads((store.root / "notes" / "notes-000001.json").read_bytes())
-    assert note["id"] not in {r["id"] for r in on_disk["records"].values()}
-    store.close()
-
-    again = open_store(folder)
-    try:
-        assert note["id"] in again.collection("notes")
-        assert tag["id"] in again.collection("tags")
-        assert not (again.root / "journal.json").exists()
-    finally:
-        again.close()
-
-
-def test_failed_apply_of_a_durable_journal_is_finished_by_the_next_commit(folder, monkeypatch):
-    store = open_store(folder)
-    notes, tags = store.collection("notes"), store.collection("tags")
-    notes.insert({"topic": "sky"})
-    tags.insert({"label": "first"})
-    real_write = storage.atomic_write_bytes
-
-    def fail_shard_writes(path: Path, data: bytes) -> None:
-        if path.name != "journal.json":
-            raise SaveFailed()
-        real_write(path, data)
-
-    monkeypatch.setattr(storage, "atomic_write_bytes", fail_shard_writes)
-    with store.transaction():  # the journal is durable, so the commit stands
-        note = notes.insert({"topic": "sea"})
-        tag = tags.insert({"label": "second"})
-    monkeypatch.undo()
-    assert note["id"] in notes and tag["id"] in tags
-    assert (store.root / "journal.json").exists()
-
-    notes.insert({"topic": "later"})
-    assert not (store.root / "journal.json").exists()
-    store.close()
-    again = open_store(folder)
-    try:
-        assert note["id"] in again.collection("notes")
-        assert tag["id"] in again.collection("tags")
-        assert len(again.collection("notes")) == 3
-    finally:
-        again.close()
-
-
-def test_rollback_while_a_journal_is_pending_keeps_the_journaled_commit(folder, monkeypatch):
-    """Regression: a commit whose journal was durable but not applied (disk full) was lost
-    from memory, and then from disk, when the next transaction failed and rolled back."""
-    store = open_store(folder)
-    notes, tags = store.collection("notes"), store.collection("tags")
-    notes.insert({"topic": "sky"})
-    tags.insert({"label": "first"})
-    real_write = storage.atomic_write_bytes
-
-    def disk_full_after_journal(path: Path, data: bytes) -> None:
-        if path.name != "journal.json":
-            raise SaveFailed(durable.DISK_FULL_MESSAGE)
-        real_write(path, data)
-
-    monkeypatch.setattr(storage, "atomic_write_bytes", disk_full_after_journal)
-    with store.transaction():
-        decided = notes.insert({"topic": "sea"})
-        tags.insert({"label": "second"})
-    with pytest.raises(SaveFailed):  # replaying the journal fails: the disk is still full
+    monkeypatch.setattr(os, "write", half_then_full)
+    with pytest.raises(SaveFailed, match="disk is full"):
         notes.insert({"topic": "lost"})
-    assert decided["id"] in notes
-    assert ids(notes.by("topic", "sea")) == [decided["id"]]
-    assert notes.by("topic", "lost") == []
-
     monkeypatch.undo()
-    after = notes.insert({"topic": "sky"})
+    assert last_segment(store).read_bytes() == before
+    assert notes.by("topic", "lost") == []
+    later = notes.insert({"topic": "sea"})
     store.close()
     again = open_store(folder)
     try:
-        notes = again.collection("notes")
-        assert decided["id"] in notes and after["id"] in notes
-        assert notes.by("topic", "lost") == []
-        assert len(again.collection("tags")) == 2
+        assert ids(again.collection("notes").all()) == [kept["id"], later["id"]]
     finally:
         again.close()
 
 
-def test_interrupt_after_the_journal_does_not_undo_later_commits(folder, monkeypatch):
-    """Regression: a KeyboardInterrupt while applying a durable journal rolled memory back
-    but left the journal on disk; the next open replayed it over newer commits."""
+def test_regression_a_failed_flush_after_the_write_keeps_the_commit_and_says_so(
+    folder, monkeypatch
+):
+    """Regression: a failed fsync after a write made share() report failure but keep the
+    record while deleting its images. Now the commit stands, and the store says so."""
     store = open_store(folder)
-    notes, tags = store.collection("notes"), store.collection("tags")
-    notes.insert({"topic": "sky"})
-    tags.insert({"label": "first"})
-    real_write = storage.atomic_write_bytes
-    written: list[str] = []
+    notes = store.collection("notes")
+    real_fsync = os.fsync
+    calls = {"n": 0}
 
-    def interrupt_after_journal(path: Path, data: bytes) -> None:
-        if written and written[-1] == "journal.json":
-            written.append("stopped")
-            raise KeyboardInterrupt
-        real_write(path, data)
-        written.append(path.name)
+    def failing_fsync(fd: int) -> None:
+        calls["n"] += 1
+        raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(storage, "atomic_write_bytes", interrupt_after_journal)
-    with pytest.raises(KeyboardInterrupt), store.transaction():
-        notes.insert({"topic": "sea"})
-        tags.insert({"label": "second"})
-    monkeypatch.undo()
-
-    later = notes.insert({"topic": "later"})  # acknowledged: it must survive a reopen
-    in_memory = sorted(notes.ids_by("topic", "sea"))
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    kept = notes.insert({"topic": "sky"})  # no exception: the change is in effect
+    monkeypatch.setattr(os, "fsync", real_fsync)
+    assert calls["n"] >= 1
+    assert kept["id"] in notes
+    assert store.health_warnings and "may not survive a power cut" in store.health_warnings[0]
     store.close()
     again = open_store(folder)
     try:
+        assert kept["id"] in again.collection("notes")
+    finally:
+        again.close()
+
+
+def test_a_commit_cut_short_by_a_crash_is_left_out_and_cut_off_before_the_next(folder):
+    store = open_store(folder)
+    notes = store.collection("notes")
+    kept = notes.insert({"topic": "sky"})
+    segment = last_segment(store)
+    store.log.close()
+    store._unlock_process()  # the process "dies" here
+    with segment.open("ab") as handle:
+        handle.write(b'{"n":2,"at":"x","ops":[["notes","notes-000001.json",9,{"id"')
+    again = open_store(folder)
+    try:
         notes = again.collection("notes")
-        assert later["id"] in notes
-        assert sorted(notes.ids_by("topic", "sea")) == in_memory
-        assert len(notes) == len(in_memory) + 2
+        assert ids(notes.all()) == [kept["id"]]
+        assert any("cut short" in n or "never confirmed" in n for n in again.recovery_notes)
+        later = notes.insert({"topic": "sea"})
+    finally:
+        again.close()
+    third = open_store(folder)
+    try:
+        assert ids(third.collection("notes").all()) == [kept["id"], later["id"]]
+        assert not third.recovery_notes
+    finally:
+        third.close()
+
+
+@pytest.mark.parametrize("crash_at", [1, 2, 3, 4])
+def test_a_checkpoint_cut_off_at_any_write_loses_nothing(folder, monkeypatch, crash_at):
+    store = open_store(folder, capacity=2)
+    notes = store.collection("notes")
+    made = [notes.insert({"topic": "sky", "n": n}) for n in range(5)]  # shards 1, 2, 3
+    store.checkpoint()
+    notes.update(made[0]["id"], n=10)
+    notes.update(made[2]["id"], n=12)
+    notes.remove(made[4]["id"])
+    real_write = storage.atomic_write_bytes
+    count = {"n": 0}
+
+    def crash_on_nth(path: Path, data: bytes) -> None:
+        count["n"] += 1
+        if count["n"] == crash_at:
+            raise Crash
+        real_write(path, data)
+
+    monkeypatch.setattr(storage, "atomic_write_bytes", crash_on_nth)
+    with pytest.raises(Crash):
+        store.checkpoint()
+    monkeypatch.undo()
+    store.log.close()
+    store._unlock_process()
+    again = open_store(folder, capacity=2)
+    try:
+        notes = again.collection("notes")
+        assert {r["id"]: r["n"] for r in notes.all()} == {
+            made[0]["id"]: 10,
+            made[1]["id"]: 1,
+            made[2]["id"]: 12,
+            made[3]["id"]: 3,
+        }
+        assert not again.recovery_notes
     finally:
         again.close()
 
@@ -519,11 +512,14 @@ def test_full_disk_changes_nothing_and_says_so(studio, therapist, data_dir, monk
     disk_before = disk_state(store_root)
     circles_before = studio.circles.for_user(therapist)
 
-    def half_then_full(fd: int, data: bytes) -> None:
-        durable.os.write(fd, bytes(data[: len(data) // 2]))
+    real_write = os.write
+
+    def half_then_full(fd: int, data) -> int:
+        real_write(fd, bytes(data[: len(data) // 2]))
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(durable, "_write_all", half_then_full)
+    # Both the commit log and any file write find the disk full half way.
+    monkeypatch.setattr(os, "write", half_then_full)
     with pytest.raises(SaveFailed) as failure:
         studio.circles.create(therapist, "Friday painters")
     assert isinstance(failure.value, StudioError)
@@ -565,7 +561,7 @@ def test_regression_a_malformed_journal_is_set_aside_not_a_crash(folder, journal
     try:
         assert [r["topic"] for r in reopened.collection("notes").all()] == ["sky"]
         assert not (folder / "store" / "journal.json").exists()
-        assert list((folder / "quarantine").glob("journal-*.json"))
+        assert list((folder / "quarantine").rglob("journal.json"))
         assert not (folder / "outside.json").exists()
     finally:
         reopened.close()
