@@ -569,17 +569,6 @@ class Store:
             os.close(self._process_lock_fd)
             self._process_lock_fd = None
 
-    def check_files(self) -> dict[str, list[str]]:
-        """Return ``collection -> shard file names`` after checking every file (StoreFileError)."""
-        meta = read_meta(self.root / META_FILE)
-        listing: dict[str, list[str]] = {}
-        for name, files in meta["shards"].items():
-            listing[name] = list(files)
-            for file_name in files:
-                path = self.root / name / file_name
-                self._checked_tables(path, files[file_name] if isinstance(files, dict) else None)
-        return listing
-
     def _checked_tables(self, path: Path, pairs: list | None) -> Base:
         """Return a shard file's content if it passes its checksum (``pairs`` None: legacy)."""
         try:
@@ -1268,8 +1257,3 @@ def _refusal(data_dir: Path, lost: list[str]) -> str:
         "the loss and continue with everything else: `python -m gallery_store recover "
         "--accept-loss` (damaged files are kept in quarantine/)."
     )
-
-
-def describe_damage(error: StoreFileError, data_dir: Path) -> StoreCorrupt:
-    """Turn a file error into a message that tells the operator what to do."""
-    return StoreCorrupt(_refusal(data_dir, [f"{error.path.name}: {error.problem}"]))
