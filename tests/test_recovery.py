@@ -400,3 +400,38 @@ def test_regression_a_slow_check_never_holds_up_the_app(
     capsys.readouterr()
     assert len(waits) >= 5
     assert max(waits) < 0.5, waits  # each write and read went ahead at once
+
+
+def test_regression_a_restart_on_a_full_disk_opens_and_reads(
+    studio, therapist, circle, data_dir, clock, monkeypatch
+):
+    """Regression: a restart on a full disk with a commit still to apply refused to open at
+    all. Opening never needs to write: the log is replayed in memory."""
+    import errno
+    import os
+
+    from gallery_store import studio as studio_module
+    from gallery_store.errors import SaveFailed
+
+    studio.store.checkpoint()
+    later = studio.circles.create(therapist, "Thursday nurses")  # only in the commit log
+    studio.store.log.close()
+    studio.store._unlock_process()  # the process stops without a checkpoint
+    studio_module._OPEN.clear()
+
+    def disk_full(fd, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", disk_full)
+    reopened = reopen(data_dir, clock)
+    try:
+        names = {c.name for c in reopened.circles.for_user(therapist)}
+        assert names == {"Tuesday caregivers", "Thursday nurses"}
+        with pytest.raises(SaveFailed, match="disk is full"):
+            reopened.circles.create(therapist, "Friday painters")
+        monkeypatch.undo()
+        reopened.circles.create(therapist, "Friday painters")
+        assert later.id in reopened.store.collection("circles")
+    finally:
+        monkeypatch.undo()
+        reopened.close()
