@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .backups import ArchiveDamaged, read_manifest, restore_archive, write_archive
-from .config import config_from_env, default_data_dir
+from .config import StudioConfig, config_from_env, default_data_dir
 from .durable import TEMP_SUFFIX
 from .errors import NotFound, StoreUnavailable, StudioError
 from .media import MediaStore
@@ -196,6 +196,23 @@ def image_problems(store: Store, media: MediaStore) -> tuple[list[str], int, set
     return problems, len(artworks), used
 
 
+def leftover_warnings(data_dir: Path, store: Store) -> list[str]:
+    """Describe what the app's sweeper would remove, one warning per kind (removes nothing)."""
+    from .sweeper import WHY, survey
+
+    try:
+        config = config_from_env()
+    except ValueError:  # a malformed KINDRED_* setting: judge sessions by the defaults
+        config = StudioConfig()
+    report = survey(data_dir, store, config, datetime.now(UTC))
+    return [
+        f"{count} {kind}"
+        + (f" ({size_text(report.sizes[kind])})" if report.sizes[kind] else "")
+        + f": {WHY[kind]}; the app clears them away at its next hourly sweep"
+        for kind, count in report.counts.items()
+    ]
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     data_dir: Path = args.data_dir
     require_store(data_dir)
@@ -223,12 +240,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 f"  images: {len(stored_names)} files; {artworks} artworks use {len(used)}"
                 + ("" if missing else ", all present")
             )
-            orphans = stored_names - used
-            if orphans:
-                warnings.append(
-                    f"{len(orphans)} image files belong to no artwork (left by an interrupted "
-                    "upload or delete; harmless)"
-                )
+            warnings.extend(leftover_warnings(data_dir, store))
     backups = rolling_backups(data_dir)
     if not backups:
         warnings.append("there is no rolling backup yet; the app writes one within the hour")

@@ -13,6 +13,7 @@ from .config import StudioConfig
 from .errors import StoreCorrupt, StudioError
 from .media import MediaStore
 from .storage import SCHEMA_VERSION, Store, StoreFileError, describe_damage
+from .sweeper import Sweeper
 
 __all__ = ["COLLECTIONS", "Studio", "open_studio"]
 
@@ -79,14 +80,20 @@ class Studio:
         )
         self.media = MediaStore(self.data_dir / "images")
         self._last_backup_check = 0.0
+        self.sweeper: Sweeper | None = None
         self.store = self._open_store()
-        self.store.on_commit = self.take_backup_if_due
+        self.store.on_commit = self._after_commit
         for name, indexes in COLLECTIONS.items():
             collection = self.store.collection(name)
             for index_name, key in indexes.items():
                 collection.add_index(index_name, key)
         self._closed = False
         self._build_services()
+        # Before anything else can happen: finish deletions a stop interrupted, then clear
+        # away what it left behind while nothing else can be writing in the folder.
+        self.exports.resume_erasures()
+        self.sweeper = Sweeper(self)
+        self.sweeper.sweep_at_open()
         self.take_backup_if_due()
         if self.config.alert_worker and self.alerts.configured:
             # Also sends what was still waiting when the app last stopped.
@@ -144,6 +151,11 @@ class Studio:
     def now(self) -> datetime:
         """Return the studio's current time (UTC, aware)."""
         return self.clock()
+
+    def _after_commit(self) -> None:
+        self.take_backup_if_due()
+        if self.sweeper is not None:
+            self.sweeper.sweep_if_due()
 
     def take_backup_if_due(self) -> None:
         """Write a rolling backup when the last one is older than the interval."""
