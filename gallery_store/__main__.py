@@ -196,6 +196,26 @@ def image_problems(store: Store, media: MediaStore) -> tuple[list[str], int, set
     return problems, len(artworks), used
 
 
+def damaged_images(store: Store, media: MediaStore) -> list[str]:
+    """Return a problem for each artwork file that is present but damaged.
+
+    A file is checked against the digest kept when it was saved; an older record without
+    digests needs a non-empty file that decodes as an image. Missing files are reported by
+    ``image_problems``.
+    """
+    problems: list[str] = []
+    for artwork in store.collection("artworks").all():
+        digests = artwork.get("digests") or {}
+        for key in MEDIA_FIELDS:
+            name = artwork.get(key)
+            if not name or not media.exists(name):
+                continue
+            damage = media.damage(name, digests.get(name))
+            if damage:
+                problems.append(f"artwork {artwork['id']}: image file images/{name}: {damage}")
+    return problems
+
+
 def leftover_warnings(data_dir: Path, store: Store) -> list[str]:
     """Describe what the app's sweeper would remove, one warning per kind (removes nothing)."""
     from .sweeper import WHY, survey
@@ -235,6 +255,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             )
             missing, artworks, used = image_problems(store, media)
             problems.extend(missing)
+            problems.extend(damaged_images(store, media))
             stored_names = media.all_names()
             print(
                 f"  images: {len(stored_names)} files; {artworks} artworks use {len(used)}"

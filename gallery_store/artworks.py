@@ -92,7 +92,7 @@ class Artworks:
             self._check_prompt(prompt_id)
         # Decoding is slow: do it outside the lock so others are not kept waiting.
         processed = process_upload(image_bytes, self.studio.config.images)
-        names = self._write_files(processed)
+        names, digests = self._write_files(processed)
         try:
             with self.store.transaction():
                 user = self.policy.active(actor)
@@ -111,6 +111,7 @@ class Artworks:
                         "thumb_height": processed.thumb_height,
                         "media_type": processed.media_type,
                         **names,
+                        "digests": digests,
                         "comments_enabled": True,
                         "status": "visible",
                         "exhibit_opt_in": bool(exhibit_opt_in),
@@ -160,7 +161,7 @@ class Artworks:
         if prompt_id is not None and prompt_id not in self.prompts:
             raise ValidationError("That prompt isn't in the library any more.")
 
-    def _write_files(self, processed: ProcessedImage) -> dict[str, str]:
+    def _write_files(self, processed: ProcessedImage) -> tuple[dict[str, str], dict[str, str]]:
         stem = self.studio.media.new_stem()
         ext = processed.extension
         names = {
@@ -168,19 +169,19 @@ class Artworks:
             "thumb_name": f"{stem}-thumb{ext}",
             "blur_name": f"{stem}-blur{ext}",
         }
-        written: list[str] = []
+        # Each file's digest goes on the record, so `check` notices a damaged file.
+        digests: dict[str, str] = {}
         try:
             for key, data in (
                 ("full_name", processed.full),
                 ("thumb_name", processed.thumbnail),
                 ("blur_name", processed.blurred),
             ):
-                self.studio.media.write(names[key], data)
-                written.append(names[key])
+                digests[names[key]] = self.studio.media.write(names[key], data)
         except (OSError, SaveFailed):
-            self.studio.media.delete(written)
+            self.studio.media.delete(list(digests))
             raise
-        return names
+        return names, digests
 
     # -- seeing ------------------------------------------------------------------------------------
 

@@ -97,7 +97,7 @@ class Exports:
         with self.store.reading():
             user = self.policy.active(actor)
             artworks = [
-                _public(a)
+                _public(a, "digests")
                 for a in with_current_names(
                     c("users"), c("artworks").by("user", actor.id), "artist_name"
                 )
