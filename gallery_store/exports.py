@@ -6,6 +6,7 @@ hundreds of artworks never has to fit in memory.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import logging
@@ -13,11 +14,12 @@ import secrets
 import threading
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .durable import save_failure
 from .errors import AuthenticationFailed, NotFound, PermissionDenied, StudioError
 from .models import ROLE_THERAPIST, User
 from .names import with_current_names
@@ -32,6 +34,10 @@ log = logging.getLogger(__name__)
 
 Progress = Callable[[float, str], None]
 DOWNLOAD_SECONDS = 3600
+ARCHIVE_FAILED = (
+    "We couldn't prepare the download just now, and nothing of yours was changed. "
+    "Please try again in a moment, or tell your facilitator if it keeps happening."
+)
 # Stands in for a deleted reporter on a report that stays open (never a real id).
 FORMER_MEMBER = "someone-who-left"
 
@@ -183,7 +189,9 @@ class Exports:
                             compress_type=zipfile.ZIP_STORED,
                         )
                         artwork["file"] = f"artworks/{artwork['id']}{path.suffix}"
-                    except (OSError, NotFound):
+                    except (FileNotFoundError, NotFound):
+                        # A missing image leaves its artwork's words in the archive. Any
+                        # other error (a full disk) fails the archive: never a silent gap.
                         artwork["file"] = None
                 if progress:
                     progress(number / max(1, len(artworks)) * 0.9, "Gathering your art…")
@@ -221,7 +229,8 @@ class Exports:
         self.sweep()
         code = secrets.token_urlsafe(24)
         path = self.folder / f"{secrets.token_hex(12)}.zip"
-        self.write_personal_archive(actor, path, progress)
+        with _archive_written(path):
+            self.write_personal_archive(actor, path, progress)
         expires = self.studio.now().timestamp() + DOWNLOAD_SECONDS
         with self._lock:
             self._downloads[code] = Download(path, actor.id, expires)
@@ -232,7 +241,8 @@ class Exports:
         self.sweep()
         code = secrets.token_urlsafe(24)
         path = self.folder / f"{secrets.token_hex(12)}.zip"
-        count = self.write_exhibition(actor, circle_id, path)
+        with _archive_written(path):
+            count = self.write_exhibition(actor, circle_id, path)
         expires = self.studio.now().timestamp() + DOWNLOAD_SECONDS
         with self._lock:
             self._downloads[code] = Download(path, actor.id, expires)
@@ -410,6 +420,19 @@ class Exports:
             archive.writestr("catalogue.json", json.dumps(catalogue, indent=2, ensure_ascii=False))
             archive.writestr("index.html", _exhibition_html(circle["name"], catalogue))
         return len(chosen)
+
+
+@contextlib.contextmanager
+def _archive_written(path: Path) -> Iterator[None]:
+    """Write an archive whole or not at all: a failed one is removed, a full disk said kindly."""
+    try:
+        yield
+    except BaseException as exc:
+        path.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            log.error("an export archive could not be written: %s", exc)
+            raise save_failure(exc, ARCHIVE_FAILED) from exc
+        raise
 
 
 _STYLE = (

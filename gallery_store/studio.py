@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .backups import RollingBackups
 from .config import StudioConfig
+from .durable import save_failure
 from .errors import StoreCorrupt, StudioError
 from .media import MediaStore
 from .storage import SCHEMA_VERSION, Store, StoreFileError, describe_damage
@@ -174,9 +175,14 @@ class Studio:
                 log.exception("the rolling backup failed; it will be tried again")
 
     def backup_now(self) -> Path:
-        """Write a rolling backup at once and return its path."""
+        """Write a rolling backup at once and return its path (SaveFailed if it can't be)."""
         with self.store.lock:
-            return self.backups.take(self.store.store_files(), SCHEMA_VERSION, self.now())
+            try:
+                return self.backups.take(self.store.store_files(), SCHEMA_VERSION, self.now())
+            except OSError as exc:
+                # The half-written archive is already gone (write_archive removes it).
+                log.error("a backup could not be written: %s", exc)
+                raise save_failure(exc) from exc
 
     def close(self) -> None:
         """Release the data folder."""
