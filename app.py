@@ -8,6 +8,7 @@ from functools import partial
 import streamlit as st
 
 from gallery_store import StudioError
+from gallery_store.logs import configure_logging
 from gallery_store.models import ROLE_THERAPIST
 from gallery_store.text import escape_markdown
 from pages import (
@@ -104,6 +105,7 @@ def _sidebar(ctx: Context) -> None:
 
 def run() -> None:
     """Route this rerun to the right page for the signed-in person."""
+    configure_logging()  # once: later reruns find the handler in place
     st.set_page_config(page_title="Kindred Canvas", page_icon="🎨", layout="wide")
     studio = get_studio()
     user, token = resolve_user(studio)

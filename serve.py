@@ -12,9 +12,11 @@ import streamlit as st
 from starlette.middleware import Middleware
 
 from gallery_store import StudioError, config_from_env, default_data_dir, open_studio
+from gallery_store.logs import configure_logging
 from ui.web import WebGuard, housekeeping, routes
 
 log = logging.getLogger("kindred")
+configure_logging()
 
 try:
     CONFIG = config_from_env()

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .backups import ArchiveDamaged, read_manifest, restore_archive, write_archive
-from .config import config_from_env, default_data_dir
+from .config import StudioConfig, config_from_env, default_data_dir
 from .durable import TEMP_SUFFIX
 from .errors import NotFound, StoreCorrupt, StoreUnavailable, StudioError
 from .media import MediaStore
@@ -223,6 +223,43 @@ def image_problems(store: Store, media: MediaStore) -> tuple[list[str], int, set
     return problems, len(artworks), used
 
 
+def damaged_images(store: Store, media: MediaStore) -> list[str]:
+    """Return a problem for each artwork file that is present but damaged.
+
+    A file is checked against the digest kept when it was saved; an older record without
+    digests needs a non-empty file that decodes as an image. Missing files are reported by
+    ``image_problems``.
+    """
+    problems: list[str] = []
+    for artwork in store.collection("artworks").all():
+        digests = artwork.get("digests") or {}
+        for key in MEDIA_FIELDS:
+            name = artwork.get(key)
+            if not name or not media.exists(name):
+                continue
+            damage = media.damage(name, digests.get(name))
+            if damage:
+                problems.append(f"artwork {artwork['id']}: image file images/{name}: {damage}")
+    return problems
+
+
+def leftover_warnings(data_dir: Path, store: Store) -> list[str]:
+    """Describe what the app's sweeper would remove, one warning per kind (removes nothing)."""
+    from .sweeper import WHY, survey
+
+    try:
+        config = config_from_env()
+    except ValueError:  # a malformed KINDRED_* setting: judge sessions by the defaults
+        config = StudioConfig()
+    report = survey(data_dir, store, config, datetime.now(UTC))
+    return [
+        f"{count} {kind}"
+        + (f" ({size_text(report.sizes[kind])})" if report.sizes[kind] else "")
+        + f": {WHY[kind]}; the app clears them away at its next hourly sweep"
+        for kind, count in report.counts.items()
+    ]
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     data_dir: Path = args.data_dir
     require_store(data_dir)
@@ -252,17 +289,13 @@ def cmd_check(args: argparse.Namespace) -> int:
                 print(f"  earlier recovery ({entry['at'][:16].replace('T', ' ')}): {entry['note']}")
             missing, artworks, used = image_problems(store, media)
             problems.extend(missing)
+            problems.extend(damaged_images(store, media))
             stored_names = media.all_names()
             print(
                 f"  images: {len(stored_names)} files; {artworks} artworks use {len(used)}"
                 + ("" if missing else ", all present")
             )
-            orphans = stored_names - used
-            if orphans:
-                warnings.append(
-                    f"{len(orphans)} image files belong to no artwork (left by an interrupted "
-                    "upload or delete; harmless)"
-                )
+            warnings.extend(leftover_warnings(data_dir, store))
     backups = rolling_backups(data_dir)
     if not backups:
         warnings.append("there is no rolling backup yet; the app writes one within the hour")

@@ -30,9 +30,10 @@ from .storage import new_id
 from .text import clean_text
 
 if TYPE_CHECKING:
+    from .config import StudioConfig
     from .studio import Studio
 
-__all__ = ["AccountEvent", "Accounts", "Throttle"]
+__all__ = ["AccountEvent", "Accounts", "Throttle", "session_alive"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,19 @@ RECOVERY_REFUSED = (
 # shared Wi-Fi has several people typing); one account from one client gets none.
 CLIENT_FREE_FAILURES = 10
 JOIN_FREE_FAILURES = 3
+
+
+def session_alive(session: dict, user: dict | None, now: datetime, config: StudioConfig) -> bool:
+    """Say whether a session may still be used: its account is open, it is not too old."""
+    if user is None or user.get("disabled") or user.get("erasing_since"):
+        return False
+    if session.get("credential_version") != user.get("credential_version", 1):
+        return False
+    created = datetime.fromisoformat(session["created_at"])
+    last_seen = datetime.fromisoformat(session["last_seen"])
+    if now - created > timedelta(days=config.session_absolute_days):
+        return False
+    return now - last_seen <= timedelta(minutes=config.session_idle_minutes)
 
 
 def username_key(username: str) -> str:
@@ -119,12 +133,26 @@ class Throttle:
             count += 1
             self._failures[key] = (count, max(until, now + self._delay(key, count)), until, now)
         if now - self._last_prune > 60:
-            self._last_prune = now
-            self._failures = {
-                k: v
-                for k, v in self._failures.items()
-                if v[1] > now or now - v[3] <= self.forget_after
-            }
+            self._prune(now)
+
+    def prune(self, now: float) -> int:
+        """Drop keys whose wait is over and that have been quiet a while; return how many."""
+        with self._lock:
+            return self._prune(now)
+
+    def _prune(self, now: float) -> int:
+        self._last_prune = now
+        before = len(self._failures)
+        # The same rule as _entry: such a key would start from nothing anyway.
+        self._failures = {
+            k: v for k, v in self._failures.items() if v[1] > now or now - v[3] <= self.forget_after
+        }
+        return before - len(self._failures)
+
+    def __len__(self) -> int:
+        """Return how many keys the table holds."""
+        with self._lock:
+            return len(self._failures)
 
     def succeeded(self, keys: list[str]) -> None:
         """Forget these keys' failures after a success."""
@@ -402,7 +430,8 @@ class Accounts:
             raise TooManyAttempts(wait)
         with self.store.reading():
             records = self.users.by("username", key)
-            record = records[0] if records else None
+            # An account being deleted is as good as gone: it signs in as no one.
+            record = records[0] if records and not records[0].get("erasing_since") else None
         # Verify even for unknown names so timing does not reveal who has an account.
         ok = self.passwords.verify(record["password_hash"] if record else None, password or "")
         if not ok or record is None:
@@ -495,16 +524,19 @@ class Accounts:
             return User.from_record(user, keyring=keyring)
 
     def _session_alive(self, session: dict, user: dict | None, now: datetime) -> bool:
-        if user is None or user.get("disabled"):
-            return False
-        if session.get("credential_version") != user.get("credential_version", 1):
-            return False
-        config = self.studio.config
-        created = datetime.fromisoformat(session["created_at"])
-        last_seen = datetime.fromisoformat(session["last_seen"])
-        if now - created > timedelta(days=config.session_absolute_days):
-            return False
-        return now - last_seen <= timedelta(minutes=config.session_idle_minutes)
+        return session_alive(session, user, now, self.studio.config)
+
+    def end_expired_sessions(self, now: datetime) -> int:
+        """Remove every session that can no longer be used; return how many went."""
+        with self.store.transaction():
+            ended = [
+                s["id"]
+                for s in self.sessions.all()
+                if not self._session_alive(s, self.users.get(s["user_id"]), now)
+            ]
+            for session_id in ended:
+                self.sessions.remove(session_id)
+        return len(ended)
 
     def end_session(self, token: str | None) -> None:
         """Sign out: end the session this token belongs to."""
@@ -648,7 +680,7 @@ class Accounts:
         key = username_key(username or "")
         with self.store.reading():
             records = self.users.by("username", key)
-            record = records[0] if records else None
+            record = records[0] if records and not records[0].get("erasing_since") else None
         refused = ValidationError(
             "That reset code doesn't work for this username. Codes work once and expire — "
             "please ask your facilitator for a new one."

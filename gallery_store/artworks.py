@@ -22,7 +22,14 @@ from .text import clean_text
 if TYPE_CHECKING:
     from .studio import Studio
 
-__all__ = ["ALT_TEXT_LIMIT", "CAPTION_LIMIT", "WARNING_LIMIT", "Artworks", "GalleryPage"]
+__all__ = [
+    "ALT_TEXT_LIMIT",
+    "CAPTION_LIMIT",
+    "DRAFT_FILE",
+    "WARNING_LIMIT",
+    "Artworks",
+    "GalleryPage",
+]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +40,7 @@ SENSITIVE_CHOICES = ("ask", "show", "hide")
 VARIANTS = ("thumb", "full", "blur")
 DRAFT_LIMIT = 2_000_000  # characters of canvas JSON
 WORDS = ("caption", "alt_text", "content_warning")  # kept as they are while under review
+DRAFT_FILE = re.compile(r"[0-9a-f]{24}\.json")  # the name of a drawing draft in drafts/
 
 
 class GalleryPage(list):
@@ -84,7 +92,7 @@ class Artworks:
             self._check_prompt(prompt_id)
         # Decoding is slow: do it outside the lock so others are not kept waiting.
         processed = process_upload(image_bytes, self.studio.config.images)
-        names = self._write_files(processed)
+        names, digests = self._write_files(processed)
         try:
             with self.store.transaction():
                 user = self.policy.active(actor)
@@ -103,6 +111,7 @@ class Artworks:
                         "thumb_height": processed.thumb_height,
                         "media_type": processed.media_type,
                         **names,
+                        "digests": digests,
                         "comments_enabled": True,
                         "status": "visible",
                         "exhibit_opt_in": bool(exhibit_opt_in),
@@ -152,7 +161,7 @@ class Artworks:
         if prompt_id is not None and prompt_id not in self.prompts:
             raise ValidationError("That prompt isn't in the library any more.")
 
-    def _write_files(self, processed: ProcessedImage) -> dict[str, str]:
+    def _write_files(self, processed: ProcessedImage) -> tuple[dict[str, str], dict[str, str]]:
         stem = self.studio.media.new_stem()
         ext = processed.extension
         names = {
@@ -160,19 +169,19 @@ class Artworks:
             "thumb_name": f"{stem}-thumb{ext}",
             "blur_name": f"{stem}-blur{ext}",
         }
-        written: list[str] = []
+        # Each file's digest goes on the record, so `check` notices a damaged file.
+        digests: dict[str, str] = {}
         try:
             for key, data in (
                 ("full_name", processed.full),
                 ("thumb_name", processed.thumbnail),
                 ("blur_name", processed.blurred),
             ):
-                self.studio.media.write(names[key], data)
-                written.append(names[key])
+                digests[names[key]] = self.studio.media.write(names[key], data)
         except (OSError, SaveFailed):
-            self.studio.media.delete(written)
+            self.studio.media.delete(list(digests))
             raise
-        return names
+        return names, digests
 
     # -- seeing ------------------------------------------------------------------------------------
 
@@ -344,9 +353,20 @@ class Artworks:
         if self.store.in_transaction():
             raise RuntimeError("purge commits on its own; call it outside a transaction")
         with self.store.transaction():
+            names = self.remove_records(artwork_id)
+        # Files go after the records are durably gone: a crash in between leaves an
+        # orphan file that the sweeper removes, never a record pointing at nothing.
+        self.delete_files(names)
+
+    def remove_records(self, artwork_id: str) -> list[str]:
+        """Remove an artwork's records in the caller's transaction; return its file names.
+
+        The caller deletes the files (``delete_files``) once its transaction has committed.
+        """
+        with self.store.transaction():
             record = self.artworks.get(artwork_id)
             if record is None:
-                return
+                return []
             for comment_id in list(self.comments.ids_by("artwork", artwork_id)):
                 self.comments.remove(comment_id)
                 self.studio.moderation.words_gone(comment_id)
@@ -355,9 +375,10 @@ class Artworks:
             # Crisis flags outlive the art that raised them; reports go with it.
             self.studio.moderation.words_gone(artwork_id)
             self.artworks.remove(artwork_id)
-            names = Artwork.from_record(record).media_names
-        # Files go after the records are durably gone: a crash in between leaves an
-        # orphan file that `check` reports, never a record pointing at nothing.
+            return Artwork.from_record(record).media_names
+
+    def delete_files(self, names: list[str]) -> None:
+        """Delete image files whose records are gone (a missing one is fine)."""
         try:
             self.studio.media.delete(names)
         except OSError:
@@ -366,7 +387,7 @@ class Artworks:
     # -- drawing drafts --------------------------------------------------------------------------
 
     def _draft_path(self, name: str) -> Path:
-        if not re.fullmatch(r"[0-9a-f]{24}\.json", name):
+        if not DRAFT_FILE.fullmatch(name):
             raise NotFound("We couldn't find that draft.")
         return self.studio.data_dir / "drafts" / name
 
@@ -438,12 +459,22 @@ class Artworks:
     def erase_drafts(self, user_id: str) -> None:
         """Remove every draft of a person, files too (callers check permission)."""
         with self.store.transaction():
+            files = self.remove_draft_records(user_id)
+        self.delete_draft_files(files)
+
+    def remove_draft_records(self, user_id: str) -> list[str]:
+        """Remove a person's draft records in the caller's transaction; return their files."""
+        with self.store.transaction():
             records = [dict(r) for r in self.drafts.by("user", user_id)]
             for record in records:
                 self.drafts.remove(record["id"])
-        for record in records:
+        return [record["file"] for record in records]
+
+    def delete_draft_files(self, files: list[str]) -> None:
+        """Delete draft files whose records are gone (a missing one is fine)."""
+        for name in files:
             with contextlib.suppress(NotFound, OSError):
-                self._draft_path(record["file"]).unlink(missing_ok=True)
+                self._draft_path(name).unlink(missing_ok=True)
 
     # -- viewer preferences ------------------------------------------------------------------------
 

@@ -15,7 +15,14 @@ from pathlib import Path
 
 from .errors import SaveFailed
 
-__all__ = ["TEMP_SUFFIX", "atomic_write_bytes", "fsync_dir", "remove_stray_temp_files"]
+__all__ = [
+    "DISK_FULL_MESSAGE",
+    "TEMP_SUFFIX",
+    "atomic_write_bytes",
+    "fsync_dir",
+    "remove_stray_temp_files",
+    "save_failure",
+]
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +32,13 @@ DISK_FULL_MESSAGE = (
     "We couldn't save that because the server's disk is full. Nothing was changed — "
     "please let your facilitator know."
 )
+
+
+def save_failure(exc: OSError, message: str | None = None) -> SaveFailed:
+    """Return the SaveFailed a person should see for a failed write (a full disk says so)."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return SaveFailed(DISK_FULL_MESSAGE)
+    return SaveFailed(message)
 
 
 def fsync_dir(folder: Path) -> None:

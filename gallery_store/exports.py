@@ -6,18 +6,21 @@ hundreds of artworks never has to fit in memory.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
+import logging
 import secrets
 import threading
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import AuthenticationFailed, NotFound, PermissionDenied
+from .durable import save_failure
+from .errors import AuthenticationFailed, NotFound, PermissionDenied, StudioError
 from .models import ROLE_THERAPIST, User
 from .names import with_current_names
 from .policy import PARTICIPANT, Policy
@@ -27,13 +30,19 @@ if TYPE_CHECKING:
 
 __all__ = ["Exports"]
 
+log = logging.getLogger(__name__)
+
 Progress = Callable[[float, str], None]
 DOWNLOAD_SECONDS = 3600
+ARCHIVE_FAILED = (
+    "We couldn't prepare the download just now, and nothing of yours was changed. "
+    "Please try again in a moment, or tell your facilitator if it keeps happening."
+)
 # Stands in for a deleted reporter on a report that stays open (never a real id).
 FORMER_MEMBER = "someone-who-left"
 
 # Records a person owns, by collection and the field that names them (artworks and drafts
-# have files too: _erase_artworks_and_drafts removes those).
+# have files too: _remove_records returns those for erase_person to delete).
 OWNED = (
     ("reflections", "user"),
     ("moods", "user"),
@@ -94,7 +103,7 @@ class Exports:
         with self.store.reading():
             user = self.policy.active(actor)
             artworks = [
-                _public(a)
+                _public(a, "digests")
                 for a in with_current_names(
                     c("users"), c("artworks").by("user", actor.id), "artist_name"
                 )
@@ -180,7 +189,9 @@ class Exports:
                             compress_type=zipfile.ZIP_STORED,
                         )
                         artwork["file"] = f"artworks/{artwork['id']}{path.suffix}"
-                    except (OSError, NotFound):
+                    except (FileNotFoundError, NotFound):
+                        # A missing image leaves its artwork's words in the archive. Any
+                        # other error (a full disk) fails the archive: never a silent gap.
                         artwork["file"] = None
                 if progress:
                     progress(number / max(1, len(artworks)) * 0.9, "Gathering your art…")
@@ -218,7 +229,8 @@ class Exports:
         self.sweep()
         code = secrets.token_urlsafe(24)
         path = self.folder / f"{secrets.token_hex(12)}.zip"
-        self.write_personal_archive(actor, path, progress)
+        with _archive_written(path):
+            self.write_personal_archive(actor, path, progress)
         expires = self.studio.now().timestamp() + DOWNLOAD_SECONDS
         with self._lock:
             self._downloads[code] = Download(path, actor.id, expires)
@@ -229,7 +241,8 @@ class Exports:
         self.sweep()
         code = secrets.token_urlsafe(24)
         path = self.folder / f"{secrets.token_hex(12)}.zip"
-        count = self.write_exhibition(actor, circle_id, path)
+        with _archive_written(path):
+            count = self.write_exhibition(actor, circle_id, path)
         expires = self.studio.now().timestamp() + DOWNLOAD_SECONDS
         with self._lock:
             self._downloads[code] = Download(path, actor.id, expires)
@@ -264,7 +277,9 @@ class Exports:
             others = [
                 u
                 for u in self.store.collection("users").all()
-                if u["role"] == ROLE_THERAPIST and u["id"] != actor.id
+                if u["role"] == ROLE_THERAPIST
+                and u["id"] != actor.id
+                and not u.get("erasing_since")
             ]
             if not others:
                 raise PermissionDenied(
@@ -274,70 +289,100 @@ class Exports:
         self.erase_person(actor.id)
 
     def erase_person(self, user_id: str) -> None:
-        """Delete a person's records and files (callers check permission).
+        """Delete a person's records and files (callers check permission); safe to repeat.
 
-        Their vault secret goes first: from then on nothing sealed for them, in the store or
-        in any backup, can be opened by anyone.
+        Three steps, each safe to interrupt. First the account is marked as being erased,
+        which shuts it at once (no sign-in, no session, no new art), and their vault secret
+        is destroyed: from then on nothing sealed for them, in the store or in any backup,
+        can be opened by anyone. Then one transaction removes every record of theirs, so
+        the store never holds half a person. Last their files go; a file a crash leaves
+        behind names no record, and the sweeper removes it. A studio that opens on an
+        account still marked finishes the erasure (``resume_erasures``).
         """
-        c = self.store.collection
-        self.studio.accounts.sealer.vault.destroy(user_id)
-        self._erase_artworks_and_drafts(user_id)
+        users = self.store.collection("users")
         with self.store.transaction():
-            for name, index in OWNED:
-                for record_id in list(c(name).ids_by(index, user_id)):
-                    c(name).remove(record_id)
-            for flag in c("flags").find(about_user_id=user_id):
-                if flag["kind"] == "crisis" and flag["status"] == "open":
-                    # It stays until a facilitator closes it, keeping no words of theirs.
-                    c("flags").update(flag["id"], excerpt="", subject_gone=True)
-                else:
-                    c("flags").remove(flag["id"])
-            for flag in c("flags").all():
-                # A report they made stays for the moderators, no longer naming them.
-                if user_id in flag.get("reporters", []):
-                    reporters = [FORMER_MEMBER if r == user_id else r for r in flag["reporters"]]
-                    c("flags").update(flag["id"], reporters=reporters)
-            for entry in c("audit").all():
-                if user_id in (entry.get("actor_id"), entry.get("subject_id")):
-                    c("audit").remove(entry["id"])
-            for read in c("reads").all():
-                if read.get("author_id") == user_id:
-                    c("reads").remove(read["id"])
-                elif read.get("reader_id") == user_id:
-                    # The author keeps the record that this therapist read their note.
-                    c("reads").update(read["id"], reader_id=FORMER_MEMBER)
-            # What a therapist made for a circle (the circle, invites, prompts, plans) and
-            # flags they resolved stay, so the circle keeps working, no longer naming them.
-            for name, field in SIGNED:
-                for record in c(name).all():
-                    if record.get(field) == user_id:
-                        c(name).update(record["id"], **{field: FORMER_MEMBER})
-            for prompt in c("prompts").all():
-                history = prompt.get("history") or []
-                if any(entry.get("changed_by") == user_id for entry in history):
-                    history = [
-                        {**e, "changed_by": FORMER_MEMBER} if e.get("changed_by") == user_id else e
-                        for e in history
-                    ]
-                    c("prompts").update(prompt["id"], history=history)
-            self.studio.alerts.forget(user_id)
-            c("users").remove(user_id)
-        # Art or a draft saved from another tab while the sweep above ran was committed
-        # while the account was still active; nothing new can arrive now, so sweep again.
-        self._erase_artworks_and_drafts(user_id)
+            record = users.get(user_id)
+            if record is not None and not record.get("erasing_since"):
+                users.update(user_id, erasing_since=self.studio.now().isoformat())
+        self.studio.accounts.sealer.vault.destroy(user_id)
+        with self.store.transaction():
+            # Their words must not linger in the commit log or an older data file either.
+            self.store.forget_earlier_versions()
+            images, drafts = self._remove_records(user_id)
+        # The files go only once no record names them any more.
+        self.studio.artworks.delete_files(images)
+        self.studio.artworks.delete_draft_files(drafts)
         with self._lock:
             theirs = [k for k, d in self._downloads.items() if d.user_id == user_id]
             paths = [self._downloads.pop(k).path for k in theirs]
         for path in paths:
             path.unlink(missing_ok=True)
 
-    def _erase_artworks_and_drafts(self, user_id: str) -> None:
-        """Purge a person's artworks and drafts, records and files (each commits on its own)."""
+    def resume_erasures(self) -> int:
+        """Finish every account deletion a stop interrupted; return how many were finished."""
         with self.store.reading():
-            artwork_ids = list(self.store.collection("artworks").ids_by("user", user_id))
-        for artwork_id in artwork_ids:
-            self.studio.artworks.purge(artwork_id)
-        self.studio.artworks.erase_drafts(user_id)
+            waiting = [
+                u["id"] for u in self.store.collection("users").all() if u.get("erasing_since")
+            ]
+        finished = 0
+        for user_id in waiting:
+            try:
+                self.erase_person(user_id)
+                finished += 1
+            except (OSError, StudioError):
+                # The account stays shut (it is still marked); the next open tries again.
+                log.exception("could not finish deleting an account; it will be tried again")
+        if finished:
+            log.info("finished %d interrupted account deletion(s)", finished)
+        return finished
+
+    def _remove_records(self, user_id: str) -> tuple[list[str], list[str]]:
+        """Remove every record of a person (in the caller's transaction); return their files."""
+        c = self.store.collection
+        images: list[str] = []
+        for artwork_id in list(c("artworks").ids_by("user", user_id)):
+            images.extend(self.studio.artworks.remove_records(artwork_id))
+        drafts = self.studio.artworks.remove_draft_records(user_id)
+        for name, index in OWNED:
+            for record_id in list(c(name).ids_by(index, user_id)):
+                c(name).remove(record_id)
+        for flag in c("flags").find(about_user_id=user_id):
+            if flag["kind"] == "crisis" and flag["status"] == "open":
+                # It stays until a facilitator closes it, keeping no words of theirs.
+                c("flags").update(flag["id"], excerpt="", subject_gone=True)
+            else:
+                c("flags").remove(flag["id"])
+        for flag in c("flags").all():
+            # A report they made stays for the moderators, no longer naming them.
+            if user_id in flag.get("reporters", []):
+                reporters = [FORMER_MEMBER if r == user_id else r for r in flag["reporters"]]
+                c("flags").update(flag["id"], reporters=reporters)
+        for entry in c("audit").all():
+            if user_id in (entry.get("actor_id"), entry.get("subject_id")):
+                c("audit").remove(entry["id"])
+        for read in c("reads").all():
+            if read.get("author_id") == user_id:
+                c("reads").remove(read["id"])
+            elif read.get("reader_id") == user_id:
+                # The author keeps the record that this therapist read their note.
+                c("reads").update(read["id"], reader_id=FORMER_MEMBER)
+        # What a therapist made for a circle (the circle, invites, prompts, plans) and
+        # flags they resolved stay, so the circle keeps working, no longer naming them.
+        for name, field in SIGNED:
+            for record in c(name).all():
+                if record.get(field) == user_id:
+                    c(name).update(record["id"], **{field: FORMER_MEMBER})
+        for prompt in c("prompts").all():
+            history = prompt.get("history") or []
+            if any(entry.get("changed_by") == user_id for entry in history):
+                history = [
+                    {**e, "changed_by": FORMER_MEMBER} if e.get("changed_by") == user_id else e
+                    for e in history
+                ]
+                c("prompts").update(prompt["id"], history=history)
+        self.studio.alerts.forget(user_id)
+        c("users").remove(user_id)
+        return images, drafts
 
     # -- exhibitions -------------------------------------------------------------------------------
 
@@ -377,6 +422,19 @@ class Exports:
             archive.writestr("catalogue.json", json.dumps(catalogue, indent=2, ensure_ascii=False))
             archive.writestr("index.html", _exhibition_html(circle["name"], catalogue))
         return len(chosen)
+
+
+@contextlib.contextmanager
+def _archive_written(path: Path) -> Iterator[None]:
+    """Write an archive whole or not at all: a failed one is removed, a full disk said kindly."""
+    try:
+        yield
+    except BaseException as exc:
+        path.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            log.error("an export archive could not be written: %s", exc)
+            raise save_failure(exc, ARCHIVE_FAILED) from exc
+        raise
 
 
 _STYLE = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import re
 import secrets
@@ -10,12 +11,18 @@ from pathlib import Path
 
 from .durable import atomic_write_bytes
 from .errors import NotFound
+from .images import stored_image_damage
 
-__all__ = ["MediaStore"]
+__all__ = ["MediaStore", "digest_of"]
 
 log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^[0-9a-f]{2}/[0-9a-f]{24}-(full|thumb|blur)\.(webp|jpg|png)$")
+
+
+def digest_of(data: bytes) -> str:
+    """Return the SHA-256 hex digest the studio keeps for a file's bytes."""
+    return hashlib.sha256(data).hexdigest()
 
 
 class MediaStore:
@@ -35,9 +42,39 @@ class MediaStore:
             raise NotFound()
         return self.folder / name
 
-    def write(self, name: str, data: bytes) -> None:
-        """Store one file durably."""
+    def write(self, name: str, data: bytes) -> str:
+        """Store one file durably; return its SHA-256 digest, to keep on its record."""
         atomic_write_bytes(self.path(name), data)
+        return digest_of(data)
+
+    def exists(self, name: str) -> bool:
+        """Say whether a stored file is on disk (False for a name we never write)."""
+        try:
+            return self.path(name).is_file()
+        except NotFound:
+            return False
+
+    def damage(self, name: str, digest: str | None = None) -> str | None:
+        """Say what is wrong with a stored file, or None when it is whole.
+
+        With the digest kept when it was written, the file must match it exactly; without
+        one (older records), it must be a non-empty image Pillow can decode.
+        """
+        try:
+            data = self.path(name).read_bytes()
+        except NotFound:
+            return "its name is not one the studio writes"
+        except FileNotFoundError:
+            return "the file is missing"
+        except OSError as exc:
+            return f"the file can't be read ({exc.strerror or exc})"
+        if digest is not None:
+            if not data:
+                return "the file is empty"
+            if digest_of(data) != digest:
+                return "the file no longer matches the digest kept when it was saved"
+            return None
+        return stored_image_damage(data)
 
     def read(self, name: str) -> bytes:
         """Return a stored file's bytes."""

@@ -41,6 +41,7 @@ INVITE_MAX_DAYS = 90
 OPEN_REPORT_LIMIT = 5
 
 SIGN_IN_FIRST = "Please sign in first."
+ACCOUNT_DELETED = "This account has been deleted, so it can't be used any more."
 ARTWORK_GONE = "We couldn't find that artwork. It may have been removed."
 COMMENT_GONE = "We couldn't find that comment. It may have been removed."
 NOUNS = {"artwork": "artwork", "comment": "comment"}
@@ -65,6 +66,9 @@ class Policy:
         record = self.users.get(actor.id)
         if record is None:
             raise PermissionDenied(SIGN_IN_FIRST)
+        if record.get("erasing_since"):
+            # Being deleted: shut at once, even while its records are still being removed.
+            raise PermissionDenied(ACCOUNT_DELETED)
         if record.get("disabled"):
             raise PermissionDenied("This account is paused. Please talk to your facilitator.")
         return record

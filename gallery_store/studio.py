@@ -13,9 +13,11 @@ from pathlib import Path
 
 from .backups import RollingBackups
 from .config import StudioConfig
+from .durable import save_failure
 from .errors import StudioError
 from .media import MediaStore
 from .storage import Store
+from .sweeper import Sweeper
 
 __all__ = ["COLLECTIONS", "Studio", "open_studio"]
 
@@ -98,8 +100,9 @@ class Studio:
         )
         self.media = MediaStore(self.data_dir / "images")
         self._last_backup_check = 0.0
+        self.sweeper: Sweeper | None = None
         self.store = self._open_store()
-        self.store.on_commit = self.take_backup_if_due
+        self.store.on_commit = self._after_commit
         for name, indexes in COLLECTIONS.items():
             collection = self.store.collection(name)
             for index_name, key in indexes.items():
@@ -108,6 +111,11 @@ class Studio:
         self._backup_lock = threading.Lock()
         self._record_recovery()
         self._build_services()
+        # Before anything else can happen: finish deletions a stop interrupted, then clear
+        # away what it left behind while nothing else can be writing in the folder.
+        self.exports.resume_erasures()
+        self.sweeper = Sweeper(self)
+        self.sweeper.sweep_at_open()
         self.take_backup_if_due()
         if self.config.alert_worker and self.alerts.configured:
             # Also sends what was still waiting when the app last stopped.
@@ -172,6 +180,11 @@ class Studio:
         """Return the studio's current time (UTC, aware)."""
         return self.clock()
 
+    def _after_commit(self) -> None:
+        self.take_backup_if_due()
+        if self.sweeper is not None:
+            self.sweeper.sweep_if_due()
+
     def take_backup_if_due(self) -> None:
         """Write a rolling backup when the last one is older than the interval."""
         now = self.now()
@@ -188,8 +201,13 @@ class Studio:
             log.exception("the rolling backup failed; it will be tried again")
 
     def backup_now(self) -> Path:
-        """Write a rolling backup at once and return its path."""
-        path = self._take_backup(self.now(), wait=True)
+        """Write a rolling backup at once and return its path (SaveFailed if it can't be)."""
+        try:
+            path = self._take_backup(self.now(), wait=True)
+        except OSError as exc:
+            # The half-written archive is already gone (write_archive removes it).
+            log.error("a backup could not be written: %s", exc)
+            raise save_failure(exc) from exc
         assert path is not None
         return path
 

@@ -172,10 +172,15 @@ def _your_data(ctx: Context) -> None:
     )
     if st.button("Prepare my download", key="prepare_export"):
         bar = st.progress(0.0, text="Gathering your art…")
-        link = studio.exports.prepare_download(
-            ctx.user, progress=lambda done, text: bar.progress(done, text=text)
-        )
-        st.session_state["export_link"] = link
+        try:
+            link = studio.exports.prepare_download(
+                ctx.user, progress=lambda done, text: bar.progress(done, text=text)
+            )
+        except StudioError as exc:
+            bar.empty()
+            st.error(exc.message)
+        else:
+            st.session_state["export_link"] = link
     link = st.session_state.get("export_link")
     if link:
         st.link_button("Download my data (ZIP)", link)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -48,6 +49,20 @@ def files_below(folder: Path) -> dict[str, bytes]:
         for p in sorted(folder.rglob("*"))
         if p.is_file()
     }
+
+
+@pytest.fixture(autouse=True)
+def server_logging_stays_in_its_test():
+    """Undo the app's logging set-up after an AppTest, so later tests' stderr stays theirs."""
+    from gallery_store.logs import HANDLER_NAME, LOGGERS
+
+    yield
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            if handler.get_name() == HANDLER_NAME:
+                logger.removeHandler(handler)
+                logger.setLevel(logging.NOTSET)
 
 
 @pytest.fixture

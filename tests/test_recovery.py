@@ -435,3 +435,30 @@ def test_regression_a_restart_on_a_full_disk_opens_and_reads(
     finally:
         monkeypatch.undo()
         reopened.close()
+
+
+def test_a_deleted_account_leaves_no_words_in_the_commit_log_or_data_files(
+    studio, therapist, circle, data_dir
+):
+    robin = join(studio, therapist, circle, "robin", "Robin")
+    sam = join(studio, therapist, circle, "sam", "Sam")
+    art = studio.artworks.share(robin, make_image(), caption="Harbour", alt_text="Blue boats")
+    marker = "lighthouse-marmalade-7731"
+    studio.comments.post(sam, art.id, f"So much feeling here {marker}")
+    studio.comments.post(robin, art.id, "Thank you, that means a lot.")
+    assert any(marker.encode() in p.read_bytes() for p in (data_dir / "store").rglob("*.log"))
+    studio.exports.delete_account(sam, PASSWORD)
+    holding = [
+        p
+        for p in (data_dir / "store").rglob("*")
+        if p.is_file() and marker.encode() in p.read_bytes()
+    ]
+    assert holding == []
+    # Replaying what is left still gives the same studio.
+    expected = everything(studio)
+    studio.close()
+    again = open_studio(data_dir, FAST_CONFIG)
+    try:
+        assert everything(again) == expected
+    finally:
+        again.close()

@@ -348,10 +348,16 @@ async def export_download(request: Request) -> Response:
 
 
 async def housekeeping(studio, interval: float = 60.0) -> None:
-    """Sweep expired download archives off the disk every ``interval`` seconds, forever."""
+    """Sweep expired download archives off the disk every ``interval`` seconds, forever.
+
+    The studio's hourly sweep of every other leftover also runs after commits; asking here
+    too keeps it going while nobody writes.
+    """
     while True:
         try:
             await asyncio.to_thread(studio.exports.sweep)
+            if studio.sweeper is not None:
+                await asyncio.to_thread(studio.sweeper.sweep_if_due)
         except Exception:
             log.exception("sweeping expired downloads failed; it will be tried again")
         await asyncio.sleep(interval)
