@@ -149,7 +149,7 @@ class Throttle:
         }
         return before - len(self._failures)
 
-    def __len__(self) -> int:
+    def entries(self) -> int:
         """Return how many keys the table holds."""
         with self._lock:
             return len(self._failures)
