@@ -381,10 +381,10 @@ class Sweeper:
         )
         orphans = [f for f in found if f.kind in ORPHANS]
         if orphans and self.store.recovery_notes:
-            # The store was brought back from a backup: these files may be the only copy
-            # of art saved after it, so they stay for whoever runs the studio to look at.
+            # Opening had to repair the store: after a loss these files may be the only copy
+            # of art saved since the backup, so they stay for whoever runs the studio.
             log.warning(
-                "kept %d files no record names, because the store was restored from a backup",
+                "kept %d files no record names, because opening had to repair the store",
                 len(orphans),
             )
             orphans = []
