@@ -145,7 +145,7 @@ def test_orphans_stay_after_the_store_was_restored_from_a_backup(studio, caplog)
     with caplog.at_level(logging.WARNING, logger="gallery_store"):
         report = sweep(studio)
     assert ORPHAN_IMAGES not in report.counts and image.exists()
-    assert "restored from a backup" in caplog.text
+    assert "had to repair the store" in caplog.text
 
 
 # -- temp files and staging folders ---------------------------------------------------------------
