@@ -131,8 +131,7 @@ def staged_store(data_dir: Path, *, accept_loss: bool = False) -> Iterator[Stage
         staging = Path(temp)
         copy_store_files(data_dir, staging)
         rolling = RollingBackups(data_dir, keep=10**6, interval_minutes=60)
-        store = Store(staging, backups=rolling.copies)
-        store.backup_positions = rolling.positions
+        store = Store(staging, backups=rolling.copies, backup_positions=rolling.positions)
         damage = None
         try:
             with quiet_store_logs():

@@ -207,7 +207,7 @@ def _write_durably(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-_position_cache: dict[str, int] = {}
+_position_cache: dict[tuple[str, int, int], int | None] = {}
 
 
 def _lowest_position(meta: dict) -> int | None:
@@ -330,12 +330,16 @@ class RollingBackups:
         """Return the commit each kept backup reflects (the log must reach back to them)."""
         found = []
         for path in self.archives():
-            position = _position_cache.get(path.name)
-            if position is None:
+            try:
+                info = path.stat()
+            except OSError:
+                continue
+            # Archives are written once: a file with the same path, time and size is the same.
+            key = (str(path), info.st_mtime_ns, info.st_size)
+            if key not in _position_cache:
                 meta = RollingCopy(path).meta(verify=False)
-                position = _lowest_position(meta) if meta is not None else None
-                if position is None:
-                    continue
-                _position_cache[path.name] = position
-            found.append(position)
+                _position_cache[key] = _lowest_position(meta) if meta is not None else None
+            position = _position_cache[key]
+            if position is not None:
+                found.append(position)
         return found

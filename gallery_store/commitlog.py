@@ -15,7 +15,6 @@ line (the process died while appending) was never acknowledged and is ignored.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import itertools
 import json
@@ -27,8 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .durable import DISK_FULL_MESSAGE, fsync_dir
-from .errors import SaveFailed
+from .durable import fsync_dir, save_failure
 
 __all__ = ["CommitLog", "LogScan", "Op", "segment_name"]
 
@@ -120,6 +118,7 @@ class CommitLog:
         self.folder = root / LOG_FOLDER
         self._fd: int | None = None
         self._path: Path | None = None
+        self._first = 0
         self._length = 0
         self._good_length: int | None = None
         self.bytes_since_checkpoint = 0
@@ -186,6 +185,7 @@ class CommitLog:
         """Append to the segment starting at ``first`` (made if missing) from now on."""
         self.close()
         self._path = self.folder / segment_name(first)
+        self._first = first
         self._good_length = scan.good_length.get(self._path) if scan else None
 
     def create_segment(self, first: int) -> Path:
@@ -205,9 +205,8 @@ class CommitLog:
         if self._fd is not None:
             return self._fd
         assert self._path is not None, "start() the log before appending"
-        new = not self._path.exists()
-        if new:
-            self.create_segment(int(_SEGMENT.match(self._path.name).group(1)))  # type: ignore[union-attr]
+        if not self._path.exists():
+            self.create_segment(self._first)
         fd = os.open(self._path, os.O_WRONLY | os.O_APPEND, 0o600)
         try:
             length = os.fstat(fd).st_size
@@ -235,7 +234,7 @@ class CommitLog:
         try:
             fd = self._open()
         except OSError as exc:
-            raise _save_failed(exc) from exc
+            raise save_failure(exc) from exc
         view = memoryview(line)
         try:
             while view:
@@ -248,7 +247,7 @@ class CommitLog:
                 self.close()
                 self._good_length = self._length
                 log.error("could not cut a failed commit off the log; writes will retry it")
-            raise _save_failed(exc) from exc
+            raise save_failure(exc) from exc
         self._length += len(line)
         self.bytes_since_checkpoint += len(line)
         self.bytes_written += len(line)
@@ -280,12 +279,6 @@ class CommitLog:
     def files(self) -> list[Path]:
         """Return every segment file."""
         return [path for _first, path in self.segments()]
-
-
-def _save_failed(exc: OSError) -> SaveFailed:
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return SaveFailed(DISK_FULL_MESSAGE)
-    return SaveFailed()
 
 
 def ops_for(entry: dict[str, Any]) -> list[Op]:

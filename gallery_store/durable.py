@@ -77,9 +77,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         except OSError:
             log.warning("could not remove temp file %s", temp)
         log.error("durable write of %s failed: %s", path, exc)
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise SaveFailed(DISK_FULL_MESSAGE) from exc
-        raise SaveFailed() from exc
+        raise save_failure(exc) from exc
 
 
 def remove_stray_temp_files(folder: Path) -> int:

@@ -91,15 +91,19 @@ class StoreFileError(Exception):
         self.problem = problem
 
 
-def read_store_file(path: Path) -> dict:
-    """Read and check one store file; raise StoreFileError when it is damaged."""
+def _read_bytes(path: Path, missing: str = "the file is missing") -> bytes:
+    """Return a store file's bytes; raise StoreFileError when it is missing or unreadable."""
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError as exc:
-        raise StoreFileError(path, "the file is missing") from exc
+        raise StoreFileError(path, missing) from exc
     except OSError as exc:
         raise StoreFileError(path, f"the file cannot be read ({exc.strerror})") from exc
-    return parse_store_bytes(path, raw)
+
+
+def read_store_file(path: Path) -> dict:
+    """Read and check one store file; raise StoreFileError when it is damaged."""
+    return parse_store_bytes(path, _read_bytes(path))
 
 
 def parse_store_bytes(path: Path, raw: bytes) -> dict:
@@ -406,13 +410,7 @@ def encode_meta(meta: dict) -> bytes:
 
 def read_meta(path: Path) -> dict:
     """Read and check meta.json; raise StoreFileError when it is damaged."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise StoreFileError(path, "the index file is missing") from exc
-    except OSError as exc:
-        raise StoreFileError(path, f"the file cannot be read ({exc.strerror})") from exc
-    return meta_from_bytes(path, raw)
+    return meta_from_bytes(path, _read_bytes(path, "the index file is missing"))
 
 
 def meta_from_bytes(path: Path, raw: bytes) -> dict:
@@ -503,6 +501,7 @@ class Store:
         shard_capacity: int = 500,
         on_commit: Callable[[], None] | None = None,
         backups: Callable[[], Iterable[BackupCopy]] | None = None,
+        backup_positions: Callable[[], list[int]] | None = None,
         checkpoint_bytes: int = 8 * 1024 * 1024,
     ) -> None:
         self.data_dir = Path(data_dir)
@@ -518,7 +517,8 @@ class Store:
         self._dirty: dict[Path, tuple[str, Shard]] = {}
         self.on_commit = on_commit
         self.backups = backups or (lambda: [])
-        self.backup_positions: Callable[[], list[int]] = lambda: []
+        # The commit each kept backup reflects: the log is pruned no further back than that.
+        self.backup_positions = backup_positions or (lambda: [])
         self.log = CommitLog(self.root)
         self._process_lock_fd: int | None = None
         self._pending_journal = False
@@ -691,11 +691,10 @@ class Store:
         segments = self.log.segments()
         # New commits go to the newest segment (or a new one after the last commit).
         self.log.start(segments[-1][0] if segments else self._commit + 1, scan)
-        for collection, file_name in replayed | repaired:
+        # What replay changed, and what did not come from a good file on disk (repaired).
+        rebuilt = {key for key, base in bases.items() if base.source != "disk"}
+        for collection, file_name in replayed | rebuilt:
             self._mark_dirty(collection, file_name)
-        for (collection, file_name), base in bases.items():
-            if base.source != "disk":
-                self._mark_dirty(collection, file_name)
         self.recovery_notes.extend(f"Lost: {item}" for item in lost)
         if repaired or upgraded or lost or gone:
             try:
@@ -878,12 +877,8 @@ class Store:
         self._quarantine(self.root / problem.collection / problem.name)
         lost.append(f"{problem.collection} file {problem.name}: {what}")
         if fallback is None:
-            return Base({TABLE: {}}, self._commit_ceiling(scan, meta), "empty")
+            return Base({TABLE: {}}, max(scan.last, int(meta.get("position", 0))), "empty")
         return fallback
-
-    @staticmethod
-    def _commit_ceiling(scan: LogScan, meta: dict) -> int:
-        return max(scan.last, int(meta.get("position", 0)))
 
     def _legacy_meta(self, meta: dict) -> dict:
         """Read a schema-1 index: file lists without checksums; no commit log yet."""

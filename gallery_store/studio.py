@@ -127,8 +127,8 @@ class Studio:
             self.data_dir,
             shard_capacity=self.config.shard_capacity,
             backups=self.backups.copies,
+            backup_positions=self.backups.positions,
         )
-        store.backup_positions = self.backups.positions
         store.open(COLLECTIONS, accept_loss=self._accept_loss)
         return store
 
