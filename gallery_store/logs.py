@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 
-__all__ = ["LOGGERS", "configure_logging"]
+__all__ = ["LOGGERS", "configure_logging", "unconfigure_logging"]
 
 LOGGERS = ("gallery_store", "kindred")  # the services, and the app's pages and routes
 HANDLER_NAME = "kindred-canvas-stderr"
@@ -48,3 +48,13 @@ def configure_logging(level: int = logging.INFO) -> None:
         handler.set_name(HANDLER_NAME)
         handler.setFormatter(logging.Formatter(FORMAT))
         logger.addHandler(handler)
+
+
+def unconfigure_logging() -> None:
+    """Take back what ``configure_logging`` did: its handler and the level it set."""
+    for name in LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            if handler.get_name() == HANDLER_NAME:
+                logger.removeHandler(handler)
+                logger.setLevel(logging.NOTSET)

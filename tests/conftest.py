@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import logging
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -54,15 +53,10 @@ def files_below(folder: Path) -> dict[str, bytes]:
 @pytest.fixture(autouse=True)
 def server_logging_stays_in_its_test():
     """Undo the app's logging set-up after an AppTest, so later tests' stderr stays theirs."""
-    from gallery_store.logs import HANDLER_NAME, LOGGERS
+    from gallery_store.logs import unconfigure_logging
 
     yield
-    for name in LOGGERS:
-        logger = logging.getLogger(name)
-        for handler in list(logger.handlers):
-            if handler.get_name() == HANDLER_NAME:
-                logger.removeHandler(handler)
-                logger.setLevel(logging.NOTSET)
+    unconfigure_logging()
 
 
 @pytest.fixture

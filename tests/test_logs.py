@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from gallery_store.logs import HANDLER_NAME, LOGGERS, configure_logging
+from gallery_store.logs import HANDLER_NAME, LOGGERS, configure_logging, unconfigure_logging
 
 
 @pytest.fixture
@@ -17,12 +17,9 @@ def fresh_loggers():
         name: (logging.getLogger(name).level, list(logging.getLogger(name).handlers))
         for name in LOGGERS
     }
+    unconfigure_logging()
     for name in LOGGERS:
-        logger = logging.getLogger(name)
-        for handler in list(logger.handlers):
-            if handler.get_name() == HANDLER_NAME:
-                logger.removeHandler(handler)
-        logger.setLevel(logging.NOTSET)
+        logging.getLogger(name).setLevel(logging.NOTSET)
     yield
     for name, (level, handlers) in saved.items():
         logger = logging.getLogger(name)
