@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .durable import fsync_dir, save_failure
+from .durable import fsync_dir, make_folder, save_failure
 
 __all__ = ["CommitLog", "LogScan", "Op", "segment_name"]
 
@@ -190,7 +190,7 @@ class CommitLog:
 
     def create_segment(self, first: int) -> Path:
         """Make an empty segment durably (a checkpoint names it before it is used)."""
-        self.folder.mkdir(mode=0o700, exist_ok=True)
+        make_folder(self.folder)
         path = self.folder / segment_name(first)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
         try:

@@ -40,7 +40,7 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 
 from .commitlog import CommitLog, LogScan, decode_line, encode_line, ops_for, segment_name
-from .durable import atomic_write_bytes, fsync_dir, remove_stray_temp_files
+from .durable import atomic_write_bytes, fsync_dir, make_folder, remove_stray_temp_files
 from .errors import StoreCorrupt, StoreUnavailable, StudioError
 
 __all__ = [
@@ -1207,12 +1207,10 @@ class Store:
 
 
 def _make_folder(folder: Path) -> None:
-    """Create a store folder owner-only and durably (its entry is flushed in the parent)."""
-    if folder.is_dir():
-        return
-    folder.mkdir(parents=True, mode=0o700, exist_ok=True)
+    """Create a store folder owner-only and durably (each new entry flushed in its parent)."""
     with contextlib.suppress(OSError):
-        fsync_dir(folder.parent)
+        make_folder(folder)
+    folder.mkdir(parents=True, mode=0o700, exist_ok=True)
 
 
 def _match(data: bytes | None, pairs: list) -> tuple[dict, int] | None:

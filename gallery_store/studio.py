@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .backups import RollingBackups
 from .config import StudioConfig
-from .durable import save_failure
+from .durable import make_folder, save_failure
 from .errors import StudioError
 from .media import MediaStore
 from .storage import Store
@@ -216,7 +216,7 @@ class Studio:
         if not self._backup_lock.acquire(blocking=wait):
             return None  # one is being written already
         try:
-            self.backups.folder.mkdir(parents=True, exist_ok=True)
+            make_folder(self.backups.folder)
             staging = Path(tempfile.mkdtemp(dir=self.backups.folder, prefix=".snapshot-"))
             try:
                 with self.store.lock:
