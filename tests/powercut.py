@@ -80,13 +80,20 @@ class PowerCutDisk:
 
     def _listing(self, folder: Path) -> dict[str, tuple[str, Key]]:
         listing: dict[str, tuple[str, Key]] = {}
-        for name in os.listdir(folder):
+        try:
+            names = os.listdir(folder)
+        except FileNotFoundError:
+            return listing  # removed meanwhile (a background thread's staging folder)
+        for name in names:
             full = folder / name
-            mode = os.lstat(full).st_mode
-            if stat.S_ISDIR(mode):
-                listing[name] = ("dir", self._key(full))
-            elif stat.S_ISREG(mode):
-                listing[name] = ("file", self._key(full))
+            try:
+                mode = os.lstat(full).st_mode
+                if stat.S_ISDIR(mode):
+                    listing[name] = ("dir", self._key(full))
+                elif stat.S_ISREG(mode):
+                    listing[name] = ("file", self._key(full))
+            except FileNotFoundError:
+                continue
         return listing
 
     def _created(self, path: object) -> None:
@@ -96,10 +103,13 @@ class PowerCutDisk:
             self.generation[ino] = self.generation.get(ino, 0) + 1
 
     def _live_entries(self) -> dict[Key, dict[str, tuple[str, Key]]]:
-        return {
-            self._key(Path(folder)): self._listing(Path(folder))
-            for folder, _dirs, _files in os.walk(self.root)
-        }
+        live: dict[Key, dict[str, tuple[str, Key]]] = {}
+        for folder, _dirs, _files in os.walk(self.root):
+            try:
+                live[self._key(Path(folder))] = self._listing(Path(folder))
+            except FileNotFoundError:
+                continue
+        return live
 
     def _snapshot(self) -> None:
         live = self._live_entries()

@@ -38,6 +38,7 @@ def run(data_dir, clock):
     robin = join(studio, therapist, circle, "robin", "Robin")
     sam = join(studio, therapist, circle, "sam", "Sam")
     studio.store.checkpoint_bytes = 3000  # checkpoints every few commits
+    assert studio.wait_for_backup(timeout=30)  # the first backup, started at open
     states = [state(studio)]
     with PowerCutDisk(data_dir) as disk:
 
