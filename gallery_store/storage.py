@@ -510,6 +510,8 @@ class Store:
         self.shard_capacity = shard_capacity
         self.checkpoint_bytes = checkpoint_bytes
         self.lock = threading.RLock()
+        # Held while shard files are replaced, and by a backup while it links them.
+        self.checkpoint_lock = threading.Lock()
         self._tx: Transaction | None = None
         self._seq = 0
         self._commit = 0
@@ -1056,8 +1058,9 @@ class Store:
             )
         if tx.scrub:
             try:
-                self._checkpoint()
-                self._scrub_log(set(tx.changes), keep=number)
+                with self.checkpoint_lock:
+                    self._write_checkpoint()
+                    self._scrub_log(set(tx.changes), keep=number)
             except (OSError, StudioError):
                 log.exception("earlier versions could not be cleared yet; the next checkpoint will")
         if not flushed:
@@ -1068,7 +1071,8 @@ class Store:
             )
         if self.log.bytes_since_checkpoint >= self.checkpoint_bytes:
             try:
-                self._checkpoint()
+                # While a backup links the files, the checkpoint waits for a later commit.
+                self._checkpoint(wait=False)
             except (OSError, StudioError):
                 log.exception("a checkpoint failed; the commit log still holds every change")
 
@@ -1119,7 +1123,42 @@ class Store:
             if changed:
                 atomic_write_bytes(path, b"".join(line + b"\n" for line in kept))
 
-    def _checkpoint(self, *, force: bool = False) -> None:
+    @contextlib.contextmanager
+    def files_held(self) -> Iterator[list[Path]]:
+        """Checkpoint, then keep the store files as they are while the caller copies them.
+
+        Only the checkpoint holds the store lock; while the caller links or reads the files,
+        commits go on (they only append to the log segment) and no checkpoint replaces a
+        file: one that falls due waits for a later commit.
+        """
+        with self.lock:
+            if self._tx is not None:
+                raise RuntimeError("files_held() inside a transaction")
+            self.checkpoint_lock.acquire()
+            try:
+                self._write_checkpoint()
+                candidates = self._store_file_candidates()
+            except BaseException:
+                self.checkpoint_lock.release()
+                raise
+        try:
+            # Looking at the disk (a stat per shard) needs no store lock: nothing is
+            # replaced or removed while the checkpoint lock is held.
+            yield [f for f in candidates if f.exists()]
+        finally:
+            self.checkpoint_lock.release()
+
+    def _checkpoint(self, *, force: bool = False, wait: bool = True) -> bool:
+        """Checkpoint now; without ``wait``, not while the files are held (then False)."""
+        if not self.checkpoint_lock.acquire(blocking=wait):
+            return False
+        try:
+            self._write_checkpoint(force=force)
+        finally:
+            self.checkpoint_lock.release()
+        return True
+
+    def _write_checkpoint(self, *, force: bool = False) -> None:
         position = self._commit
         if not self._dirty and not force and self._meta["position"] == position:
             return
@@ -1188,13 +1227,16 @@ class Store:
 
     def store_files(self) -> list[Path]:
         """Return the files a checkpointed copy needs: meta.json and every shard on disk."""
+        return [f for f in self._store_file_candidates() if f.exists()]
+
+    def _store_file_candidates(self) -> list[Path]:
         files = [self.root / META_FILE]
         for collection in self._collections.values():
-            files.extend(s.path for s in collection.shards if s.path.exists())
+            files.extend(s.path for s in collection.shards)
         # The segment meta.json names: a copy without it could not tell "no change since the
         # checkpoint" from "the log was lost".
         files.append(self.log.folder / segment_name(int(self._meta["segment"])))
-        return [f for f in files if f.exists()]
+        return files
 
     def close(self) -> None:
         """Write a checkpoint (so the next open is quick) and release the folder lock."""

@@ -256,15 +256,12 @@ class Studio:
             make_folder(self.backups.folder)
             staging = Path(tempfile.mkdtemp(dir=self.backups.folder, prefix=".snapshot-"))
             try:
-                with self.store.lock:
-                    self.store.checkpoint()
-                    files = [
-                        _link_into(path, self.data_dir, staging)
-                        for path in self.store.store_files()
-                    ]
-                    schema = self.store.schema_version()
-                # Shard files are replaced, never changed in place, so the links stay as they
-                # were at the checkpoint while commits go on.
+                schema = self.store.schema_version()
+                # Only the checkpoint holds the store lock; the links are made while commits
+                # go on. Shard files are replaced, never changed in place, so the links stay
+                # as they were at the checkpoint.
+                with self.store.files_held() as held:
+                    files = [_link_into(path, self.data_dir, staging) for path in held]
                 return self.backups.take(files, schema, now, base=staging)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
