@@ -77,6 +77,8 @@ def data_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def studio(data_dir, config, clock):
     s = open_studio(data_dir, config, clock)
+    # The first rolling backup starts in the background at open; tests look at the folder.
+    assert s.wait_for_backup(timeout=30)
     yield s
     s.close()
 
