@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import threading
+import time
 
 import pytest
 from starlette.applications import Starlette
@@ -290,6 +291,72 @@ def test_images_and_downloads_are_never_cached(served, participant):
     # What pages show through Streamlit's /media (st.image, st.download_button) too.
     _, pairs, _ = call(app, "GET", "/media/abc123.csv")
     assert [v for k, v in pairs if k == "cache-control"] == ["no-store"]
+
+
+def test_a_slow_image_does_not_stall_other_requests(served, participant, monkeypatch):
+    # Bug: the routes were `async def` but read the store and the disk, so one slow image
+    # (a busy disk, a held store lock) stopped the server's event loop for every session.
+    app = web_app()
+    art = served.artworks.share(participant, make_image(), caption="Calm", alt_text="Blue")
+    token = served.accounts.start_session(participant)
+    release = threading.Event()
+    image = served.artworks.image
+
+    def slow_image(*args, **kwargs):
+        release.wait(timeout=3)  # an unstalled loop answers the page long before this
+        return image(*args, **kwargs)
+
+    monkeypatch.setattr(served.artworks, "image", slow_image)
+
+    async def get(path: str, headers=()) -> int:
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "server": ("canvas.example", 80),
+            "client": STRANGER,
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
+            "headers": [(k.encode(), v.encode()) for k, v in headers],
+        }
+        sent: list[dict] = []
+        asked: list[bool] = []
+
+        async def receive():
+            if not asked:
+                asked.append(True)
+                return {"type": "http.request", "body": b"", "more_body": False}
+            while not sent or sent[-1].get("more_body", True):
+                await asyncio.sleep(0.01)
+            return {"type": "http.disconnect"}
+
+        async def send(message):
+            sent.append(message)
+
+        await app(scope, receive, send)
+        return sent[0]["status"]
+
+    async def both() -> tuple[float, int, int]:
+        start = time.perf_counter()
+        # The image request goes first; the page is asked for while it is being served.
+        slow = asyncio.ensure_future(get(f"/art/{art.id}/thumb", [("cookie", f"{COOKIE}={token}")]))
+        await asyncio.sleep(0.05)  # the image request is in its handler by now
+        page = await get("/")
+        waited = time.perf_counter() - start
+        release.set()
+        return waited, page, await slow
+
+    result: list = []
+    worker = threading.Thread(target=lambda: result.append(asyncio.run(both())))
+    worker.start()
+    worker.join(timeout=30)
+    waited, page, image_status = result[0]
+    assert page == 200 and image_status == 200
+    assert waited < 1.0, f"the page waited {waited:.1f} s for someone else's image"
 
 
 def test_trusted_proxies_are_read_from_the_environment(monkeypatch):

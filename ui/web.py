@@ -260,7 +260,11 @@ def _from_our_page(request: Request) -> bool:
     return bool(origin) and origin == f"{request.url.scheme}://{request.url.netloc}"
 
 
-async def begin_session(request: Request) -> Response:
+# The routes are plain functions: Starlette runs them in its thread pool, so their store
+# and disk work never holds up the event loop every session's websocket shares.
+
+
+def begin_session(request: Request) -> Response:
     """Trade a one-time code for the session cookie, for the browser the code belongs to."""
     refused = Response("That sign-in link can't be used here.", status_code=403)
     code = request.headers.get(HANDOFF_HEADER.lower(), "")
@@ -285,7 +289,7 @@ async def begin_session(request: Request) -> Response:
     return response
 
 
-async def end_session(request: Request) -> Response:
+def end_session(request: Request) -> Response:
     """Forget the session cookie; only the app's own sign-out button may ask."""
     if not _from_our_page(request):
         return Response("Please use the Sign out button.", status_code=403)
@@ -302,7 +306,7 @@ async def end_session(request: Request) -> Response:
     return response
 
 
-async def artwork_image(request: Request) -> Response:
+def artwork_image(request: Request) -> Response:
     """Serve one copy of an artwork to a signed-in member of its circle."""
     studio = _studio()
     user = studio.accounts.session_user(request.cookies.get(COOKIE))
@@ -327,7 +331,7 @@ async def artwork_image(request: Request) -> Response:
     )
 
 
-async def export_download(request: Request) -> Response:
+def export_download(request: Request) -> Response:
     """Stream a prepared personal archive to its owner, once."""
     studio = _studio()
     user = studio.accounts.session_user(request.cookies.get(COOKIE))
