@@ -43,11 +43,11 @@ def test_the_check_in_is_one_tap_at_the_top_of_today(
     faces = at.segmented_control(key="mood_score_today_before")
     shown = [(o.content_icon, o.content) for o in faces.proto.options]
     assert shown == [
-        ("😞", "Very low"),
-        ("🙁", "Low"),
-        ("😐", "Okay"),
-        ("🙂", "Good"),
-        ("😄", "Very good"),
+        (":material/sentiment_very_dissatisfied:", "Very low"),
+        (":material/sentiment_dissatisfied:", "Low"),
+        (":material/sentiment_neutral:", "Okay"),
+        (":material/sentiment_satisfied:", "Good"),
+        (":material/sentiment_very_satisfied:", "Very good"),
     ]
     # Not a form in an expander: nothing to open, nothing to submit.
     assert not [e for e in at.expander if "Check in" in e.label]

@@ -39,4 +39,4 @@ def restore_flashes(messages: list[str]) -> None:
 def show_flashes() -> None:
     """Show the waiting messages, once each."""
     for message in take_flashes():
-        st.toast(escape_markdown(message), icon="✅", duration="long")
+        st.toast(escape_markdown(message), icon=":material/check_circle:", duration="long")

@@ -110,8 +110,15 @@ def share_form(
     return artwork
 
 
-# One face per point of the 1–5 mood scale (the words are the scale's own, in MOODS).
-FACES: dict[int, str] = {1: "😞", 2: "🙁", 3: "😐", 4: "🙂", 5: "😄"}
+# One face per point of the 1–5 mood scale (the words are the scale's own, in MOODS). Material
+# icons, not emoji: every browser has Streamlit's icon font, not every one has emoji faces.
+FACES: dict[int, str] = {
+    1: ":material/sentiment_very_dissatisfied:",
+    2: ":material/sentiment_dissatisfied:",
+    3: ":material/sentiment_neutral:",
+    4: ":material/sentiment_satisfied:",
+    5: ":material/sentiment_very_satisfied:",
+}
 QUESTIONS = {
     "before": "How are you feeling right now, before you begin?",
     "after": "And how are you feeling now, after making?",
