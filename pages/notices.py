@@ -7,7 +7,7 @@ import streamlit as st
 from gallery_store import REACTIONS
 from gallery_store.notices import NewActivity
 from gallery_store.text import escape_markdown, relative_time
-from ui.context import Context
+from ui.context import Context, switch_circle
 from ui.flash import flash
 from ui.widgets import show_text
 
@@ -69,7 +69,7 @@ def _open_button(ctx: Context, item: NewActivity, index: int) -> None:
     elif item.kind == "prompt":
         if st.button("Go to Today", key=key):
             if item.circle_id:
-                st.session_state["circle_id"] = item.circle_id
+                switch_circle(item.circle_id)
             st.switch_page(ctx.pages["today"])
     elif item.kind == "read":
         if st.button("Open my journal", key=key):

@@ -6,7 +6,7 @@ import streamlit as st
 
 from gallery_store import StudioError
 from gallery_store.text import escape_markdown
-from ui.context import Context
+from ui.context import Context, switch_circle
 from ui.flash import flash
 
 THERAPIST_WELCOME = (
@@ -57,7 +57,7 @@ def _first_circle(ctx: Context) -> None:
     except StudioError as exc:
         st.error(exc.message)
         return
-    st.session_state["circle_id"] = circle.id
+    switch_circle(circle.id)
     flash(
         f"Your circle “{circle.name}” is ready. Next, make an invite code for the first "
         "person you'd like to bring in."
@@ -82,7 +82,7 @@ def _join(ctx: Context) -> None:
     except StudioError as exc:
         st.error(exc.message)
         return
-    st.session_state["circle_id"] = circle_id
+    switch_circle(circle_id)
     flash(f"Welcome to your circle, {ctx.user.display_name}.")
     st.switch_page(ctx.pages["today"])
 

@@ -248,6 +248,26 @@ def test_whats_new_tells_the_artist_of_comments_and_notes_until_marked_seen(
     assert not at.exception
 
 
+def test_a_new_prompt_in_another_circle_opens_today_in_that_circle(
+    studio, data_dir, monkeypatch, clock, therapist, circle, other_circle, participant
+):
+    studio.accounts.join_another_circle(
+        participant, studio.circles.invite(therapist, other_circle.id)
+    )
+    clock.advance(days=1)
+    at = app_for(studio, data_dir, monkeypatch, user=participant, page="notices")
+    headlines = [m.value for m in at.markdown if m.value.startswith("**A new prompt in ")]
+    assert len(headlines) == 2
+    index = next(i for i, text in enumerate(headlines) if "Thursday nurses" in text)
+    click(at, "Go to Today", index=index)
+
+    assert titles(at) == ["Today"]
+    assert at.sidebar.selectbox(key="circle_id").value == other_circle.id
+    todays = studio.prompts.today(participant, other_circle.id)
+    assert [h.value for h in at.header] == [escape_markdown(todays.prompt.title)]
+    assert not at.exception
+
+
 # -- gallery --------------------------------------------------------------------------------------
 
 
