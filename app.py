@@ -145,8 +145,9 @@ def _pages_for(ctx: Context, new: int) -> dict[str, list[st.Page]]:
         ]
         hidden += [closed(url, FOR_THERAPISTS) for url in ("prompts", "insights")]
     else:
-        hidden += [closed(url, FOR_FACILITATORS) for url in ("circles", "care")]
-        hidden += [closed(url, FOR_FACILITATORS) for url in ("prompts", "insights")]
+        hidden += [
+            closed(url, FOR_FACILITATORS) for url in ("circles", "care", "prompts", "insights")
+        ]
     sections["You"] = [
         page(notices, news_title, "notices", ":material/notifications:"),
         page(account, "Account", "account", ":material/person:"),
@@ -213,7 +214,8 @@ def _sidebar(ctx: Context, new: int) -> None:
     with st.sidebar:
         st.markdown(f"**{escape_markdown(ctx.user.display_name)}**")
         if new and st.button(
-            f"🔔 {new} new since you last looked",
+            f"{new} new since you last looked",
+            icon=":material/notifications_active:",
             key="sidebar_news",
             type="tertiary",
             help="Comments, reactions and notes for you, and each day's new prompt",

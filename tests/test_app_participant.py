@@ -229,7 +229,7 @@ def test_whats_new_tells_the_artist_of_comments_and_notes_until_marked_seen(
     at = app_for(studio, data_dir, monkeypatch, user=participant)
 
     news = at.sidebar.button(key="sidebar_news")
-    assert news.label == "🔔 2 new since you last looked"
+    assert news.label == "2 new since you last looked"
     news.click().run()
     assert titles(at) == ["What's new"]
     shown = all_text(at)

@@ -684,6 +684,22 @@ def test_the_therapist_starts_on_the_gallery_and_can_open_art(
     assert not at.exception
 
 
+def test_the_therapist_gets_back_to_the_gallery_from_an_artwork(
+    studio, data_dir, monkeypatch, therapist, circle, participant
+):
+    artwork = share_art(studio, participant, circle, caption="Dawn")
+    at = app_for(
+        studio, data_dir, monkeypatch, user=therapist, page="artwork", query={"art": artwork.id}
+    )
+    assert titles(at) == ["By Robin"]
+    # Regression: the gallery is a therapist's first page, which had no name in the router's
+    # pages, so "Back to the gallery" failed with "Something went wrong".
+    click(at, "← Back to the gallery")
+    assert titles(at) == ["Tuesday caregivers gallery"]
+    assert not at.error
+    assert not at.exception
+
+
 def test_a_co_facilitator_sees_the_circle_but_not_therapist_tools(
     studio, data_dir, monkeypatch, therapist, circle, participant, peer
 ):

@@ -10,7 +10,7 @@ import streamlit as st
 from gallery_store import StudioError
 from gallery_store.models import Prompt
 
-from .context import Context
+from .context import CIRCLE_KEY, Context
 
 __all__ = ["ChosenPrompt", "answering", "choose", "clear"]
 
@@ -29,7 +29,7 @@ class ChosenPrompt:
 def choose(prompt_id: str, day: date | None = None) -> None:
     """Answer this prompt instead of today's: drawn for you (no day) or an earlier day's."""
     st.session_state[CHOSEN_KEY] = {
-        "circle_id": st.session_state.get("circle_id"),
+        "circle_id": st.session_state.get(CIRCLE_KEY),
         "prompt_id": prompt_id,
         "day": day.isoformat() if day else None,
     }
