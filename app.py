@@ -53,7 +53,11 @@ LINKED_PAGES = (
     "care",
     "insights",
     "account",
+    "home",
 )
+# The welcome's own addresses: a signed-in person who opens one (a bookmark) sees their first
+# page there.
+WELCOME_PAGES = ("sign-in", "setup")
 FOR_FACILITATORS = (
     "This page is for facilitators",
     "It's where a circle's facilitators look after the circle. Everything that's yours is "
@@ -83,10 +87,15 @@ def _pages_for(ctx: Context, new: int) -> dict[str, list[st.Page]]:
             entry = st.Page(render, title=title, url_path=url, icon=icon)
             ctx.pages[url] = entry
             return entry
-        # The default page answers at "/", and Streamlit gives it no other address; a twin
-        # hidden from the menu answers a link to /<url> instead of "Page not found".
+        # The default page answers at "/", and Streamlit gives it no other address: twins
+        # hidden from the menu answer /<url> (and the welcome's addresses) instead of "Page
+        # not found". Twins, not a switch_page: the run right after sign-in comes in on the
+        # welcome's address and must finish, or the cookie hand-off it carries is lost.
         entry = st.Page(render, title=title, url_path=HOME, icon=icon, default=True)
-        hidden.append(st.Page(render, title=title, url_path=url, visibility="hidden"))
+        hidden.extend(
+            st.Page(render, title=title, url_path=twin, visibility="hidden")
+            for twin in (url, *WELCOME_PAGES)
+        )
         ctx.pages[url] = ctx.pages[HOME] = entry
         return entry
 
@@ -189,15 +198,25 @@ def _welcome_for_link(render, studio, url_path: str) -> None:
     render(studio)
 
 
-def _arrive(ctx: Context, handing_off: bool) -> None:
-    """Carry the link and the words for the person across the reload after sign-in."""
+def _signing_in(ctx: Context, new: int) -> None:
+    """The run right after sign-in: the tab reloads in a moment to pick up its cookie.
+
+    The reload starts a new session, so where the person was headed and what they are to be
+    told wait in the store meanwhile. No page runs here: one that moved on (st.switch_page)
+    would take the cookie hand-off with it, and the reload would throw its work away anyway.
+    """
+    st.navigation(_pages_for(ctx, new), position="hidden")
+    target = st.session_state.pop(TARGET_KEY, None) or {}
+    ctx.studio.accounts.hold_arrival(ctx.token, {**target, "flashes": take_flashes()})
+    st.session_state[ARRIVAL_CHECKED] = False
+    st.caption("Signing you in…")
+    # Should the reload not come, this goes on in this tab instead.
+    st.button("Continue", key="signing_in_continue")
+
+
+def _arrive(ctx: Context) -> None:
+    """Take up the link and the words kept for the person across the reload after sign-in."""
     studio = ctx.studio
-    if handing_off:
-        # This tab reloads in a moment, into a new session: keep them in the store meanwhile.
-        target = st.session_state.pop(TARGET_KEY, None) or {}
-        studio.accounts.hold_arrival(ctx.token, {**target, "flashes": take_flashes()})
-        st.session_state[ARRIVAL_CHECKED] = False
-        return
     if st.session_state.get(ARRIVAL_CHECKED):
         return
     st.session_state[ARRIVAL_CHECKED] = True
@@ -256,9 +275,12 @@ def run() -> None:
         circles = studio.circles.for_user(user)
         ctx = Context(studio, user, tuple(circles), choose_circle(circles), token)
         new = studio.notices.count(user)
+        if code:
+            _signing_in(ctx, new)
+            return
         current = st.navigation(_pages_for(ctx, new))
         _sidebar(ctx, new)
-        _arrive(ctx, handing_off=bool(code))
+        _arrive(ctx)
     try:
         show_flashes()
         if user is not None:

@@ -197,6 +197,16 @@ def test_a_therapist_reaches_every_page(studio, data_dir, monkeypatch, therapist
     assert not at.exception
 
 
+def test_the_welcomes_address_takes_a_signed_in_person_to_their_first_page(
+    studio, data_dir, monkeypatch, circle, participant
+):
+    at = app_for(studio, data_dir, monkeypatch, user=participant)
+    for url_path in ("sign-in", "setup", "home"):
+        open_page(at, url_path)
+        assert titles(at) == ["Today"], url_path
+    assert not at.exception
+
+
 def test_a_participant_asking_for_insights_sees_none(
     studio, data_dir, monkeypatch, therapist, circle, participant, peer
 ):

@@ -77,9 +77,10 @@ def test_setup_with_the_right_code_creates_the_therapist_and_signs_in(
     assert not studio.accounts.needs_setup()
     user = studio.accounts.session_user(at.session_state["session_token"])
     assert user is not None and user.username == "tess" and user.is_therapist
-    # A new therapist, with no circle yet, is welcomed and asked to start one; the sidebar
-    # shows who is signed in.
+    # A new therapist, with no circle yet, is welcomed and asked to start one (once the tab
+    # has reloaded to pick up its cookie); the sidebar shows who is signed in.
     assert "Setup code" not in [w.label for w in at.text_input]
+    at = reload(at)
     assert titles(at) == ["Welcome, Tess"]
     assert button(at, "Create my first circle")
     assert "Tess" in [m.value.strip("*") for m in at.sidebar.markdown]
@@ -125,8 +126,22 @@ def test_the_right_password_signs_in(studio, data_dir, monkeypatch, participant)
 
     token = at.session_state["session_token"]
     assert studio.accounts.session_user(token).id == participant.id
-    assert titles(at) == ["Today"]
     assert "Username" not in [w.label for w in at.text_input]
+    # The tab reloads now to pick up its cookie; nothing else runs meanwhile.
+    assert [c.value for c in at.caption] == ["Signing you in…"]
+    assert not titles(at)
+    assert titles(reload(at)) == ["Today"]
+    assert not at.exception
+
+
+def test_if_the_reload_after_sign_in_never_comes_continue_goes_on(
+    studio, data_dir, monkeypatch, circle, participant
+):
+    at = app_for(studio, data_dir, monkeypatch, page="journal")
+    _fill(at, "sign_in", Username="robin", Password=PASSWORD)
+    click(at, "Sign in")
+    click(at, "Continue")
+    assert titles(at) == ["Your journal"]
     assert not at.exception
 
 
@@ -206,7 +221,6 @@ def test_joining_with_an_invite_lands_on_today_with_a_welcome(
     user = studio.accounts.session_user(at.session_state["session_token"])
     assert user.username == "marigold" and user.display_name == "Marigold"
     assert [c.id for c in studio.circles.for_user(user)] == [circle.id]
-    assert titles(at) == ["Today"]
     assert not at.exception
 
     # Regression: the welcome was shown in the run the tab then reloaded away from (to pick
