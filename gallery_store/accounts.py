@@ -581,6 +581,33 @@ class Accounts:
             return None
         return entry[0]
 
+    # Right after sign-in the tab reloads to pick up its cookie, and a reload starts a new
+    # Streamlit session with nothing in it. Where the person was headed (a link they opened
+    # while signed out) and the words meant for them ("Welcome to your circle") wait on the
+    # session's record meanwhile, so the reloaded tab can take them up.
+    def hold_arrival(self, token: str | None, arrival: dict) -> None:
+        """Keep where a just-signed-in session goes next and what it is told there."""
+        kept = _clean_arrival(arrival)
+        if not token or not kept:
+            return
+        with self.store.transaction():
+            for session in self.sessions.by("token", token_hash(token)):
+                self.sessions.update(session["id"], arrival=kept)
+
+    def take_arrival(self, token: str | None) -> dict | None:
+        """Return (once) what ``hold_arrival`` kept for this session, or None."""
+        if not token or not isinstance(token, str):
+            return None
+        with self.store.reading():
+            found = [s for s in self.sessions.by("token", token_hash(token)) if s.get("arrival")]
+            if not found:
+                return None
+            arrival = dict(found[0]["arrival"])  # the stored record changes in place below
+            with self.store.transaction():
+                for session in found:
+                    self.sessions.update(session["id"], arrival=None)
+            return arrival
+
     # -- account care ------------------------------------------------------------------------
 
     def get(self, actor: User, user_id: str) -> User:
@@ -855,3 +882,29 @@ def _event(entry: dict) -> AccountEvent:
         by=str(entry.get("by") or ""),
         notes_kept=bool(entry.get("notes_kept", True)),
     )
+
+
+ARRIVAL_PAGE = re.compile(r"^[a-z][a-z-]{0,39}$")
+ARRIVAL_LIMITS = {"query": 8, "flashes": 6, "text": 500}
+
+
+def _clean_arrival(arrival: dict) -> dict:
+    """Return the parts of an arrival worth keeping: a page name, its query, a few messages."""
+    kept: dict = {}
+    page = arrival.get("page")
+    if isinstance(page, str) and ARRIVAL_PAGE.match(page):
+        kept["page"] = page
+        query = arrival.get("query") or {}
+        kept["query"] = {
+            str(k)[:40]: str(v)[: ARRIVAL_LIMITS["text"]]
+            for k, v in list(query.items())[: ARRIVAL_LIMITS["query"]]
+            if isinstance(v, str)
+        }
+    flashes = [
+        str(text)[: ARRIVAL_LIMITS["text"]]
+        for text in (arrival.get("flashes") or ())[: ARRIVAL_LIMITS["flashes"]]
+        if isinstance(text, str) and text
+    ]
+    if flashes:
+        kept["flashes"] = flashes
+    return kept

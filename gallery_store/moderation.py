@@ -43,12 +43,15 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ACTIONS = ("restore", "hide", "remove", "dismiss")
-# How a facilitator closes a crisis flag: what happened, in their words, never a moderation verb.
+# How a facilitator closes a crisis flag: what they did for the person, never a moderation verb
+# (nothing is restored or removed: the person is looked after).
 CRISIS_OUTCOMES = {
-    "reached_out": "I reached out",
-    "safe_now": "Safe now",
+    "reached_out": "I've reached out",
+    "handled": "Mark as handled",
     "emergency": "Passed on to emergency services",
 }
+# Older names of those outcomes, still accepted (the audit log keeps what was chosen then).
+CRISIS_OUTCOME_ALIASES = {"safe_now": "handled"}
 HELD = "held"  # a comment kept from the circle until a facilitator has read it
 SUBJECTS = ("artwork", "comment")
 EXCERPT_LIMIT = 280
@@ -98,6 +101,9 @@ class QueueItem:
     # What the viewer may do with an open report (a subset of ACTIONS), and if nothing, why.
     actions: tuple[str, ...] = ()
     waiting_for: str = ""
+    # A report about words that also raised a crisis flag (shown to the circle's therapists):
+    # the person comes before the piece.
+    crisis_open: bool = False
 
 
 class Moderation:
@@ -362,6 +368,11 @@ class Moderation:
             refusals = {a: self.policy.resolve_refusal(viewer_id, role, record, a) for a in ACTIONS}
             actions = tuple(a for a, refusal in refusals.items() if refusal is None)
             waiting_for = "" if actions else (refusals["restore"] or "")
+        crisis_open = (
+            record["kind"] == "report"
+            and role == FACILITATOR
+            and self._open_flag(record["subject_id"], "crisis") is not None
+        )
         return QueueItem(
             flag=Flag.from_record(record),
             circle_id=record["circle_id"],
@@ -378,6 +389,7 @@ class Moderation:
             tier=record.get("tier", AT_RISK) if record["kind"] == "crisis" else 0,
             actions=actions,
             waiting_for=waiting_for,
+            crisis_open=crisis_open,
         )
 
     def _name(self, user_id: str, kept: str = "") -> str:
@@ -401,6 +413,7 @@ class Moderation:
         self, actor: User, flag_id: str, outcome: str, note: str = "", *, release: bool = False
     ) -> Flag:
         """Close a crisis flag with what happened; a held comment may then join the circle."""
+        outcome = CRISIS_OUTCOME_ALIASES.get(outcome, outcome)
         if outcome not in CRISIS_OUTCOMES:
             raise ValidationError(
                 "Choose what happened: " + ", ".join(f"“{o}”" for o in CRISIS_OUTCOMES.values())

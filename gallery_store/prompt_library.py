@@ -400,15 +400,26 @@ class PromptLibrary:
             ]
 
     def past(self, actor: User, circle_id: str, days: int = 14) -> list[TodaysPrompt]:
-        """Return the circle's prompts of the last days, newest first, to respond to later."""
+        """Return the circle's prompts of the days before today, newest first (yesterday first).
+
+        Only days the circle has existed count: a circle made today has no earlier prompts.
+        """
         with self.store.reading():
             self.policy.member(actor, circle_id)
             circle = self._circle(circle_id)
             today = local_day(self.studio.now(), circle.timezone)
-            start = today - timedelta(days=days)
-            rows = upcoming(start, days, self._pool(circle), circle.id, self.schedule(circle.id))
+            start = max(today - timedelta(days=days), self._first_day(circle, today))
+            rows = upcoming(
+                start, (today - start).days, self._pool(circle), circle.id, self.schedule(circle.id)
+            )
             result = [self._todays(choice, day) for day, choice in rows]
             return [r for r in reversed(result) if r is not None]
+
+    def _first_day(self, circle: Circle, today: date) -> date:
+        """Return the circle's first day, in its own time zone (today if unknown)."""
+        if circle.created_at is None:
+            return today
+        return min(today, local_day(circle.created_at, circle.timezone))
 
     def another(self, actor: User, circle_id: str, *, exclude: str | None = None) -> Prompt | None:
         """Draw a different prompt from the circle's pool, avoiding ones done recently."""
@@ -520,7 +531,7 @@ class PromptLibrary:
             self.schedules.remove(entry_id)
 
     def usage(self, actor: User, days: int = 90) -> dict[str, dict[str, int]]:
-        """Return per prompt: days shown in the actor's circles lately, draws and artworks."""
+        """Return per prompt: days shown lately (today too) in the actor's circles, draws, art."""
         with self.store.reading():
             self.policy.therapist(actor)
             circle_ids = self.policy.facilitated_circle_ids(actor, therapist_only=True)
@@ -528,9 +539,12 @@ class PromptLibrary:
             for circle_id in circle_ids:
                 circle = self._circle(circle_id)
                 today = local_day(self.studio.now(), circle.timezone)
+                # The last ``days`` days up to and including today, and none before the
+                # circle existed: a new circle has shown one prompt, today's.
+                start = max(today - timedelta(days=days - 1), self._first_day(circle, today))
                 for _day, choice in upcoming(
-                    today - timedelta(days=days),
-                    days,
+                    start,
+                    (today - start).days + 1 if days > 0 else 0,
                     self._pool(circle),
                     circle.id,
                     self.schedule(circle.id),

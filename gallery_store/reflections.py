@@ -485,6 +485,30 @@ class Reflections:
             )
             return MoodCheckin.from_record(record)
 
+    def edit_check_in(
+        self,
+        actor: User,
+        checkin_id: str,
+        *,
+        score: int | None = None,
+        feelings: Iterable[str] | None = None,
+    ) -> MoodCheckin:
+        """Change your check-in's score or feelings (a second tap), keeping when it was made."""
+        changes: dict = {}
+        if score is not None:
+            changes["score"] = _check_mood(score, "Your mood")
+        if feelings is not None:
+            changes["feelings"] = _check_feelings(feelings)
+        with self.store.transaction():
+            self.policy.active(actor)
+            record = self.checkins.get(checkin_id)
+            if record is None or record["user_id"] != actor.id:
+                # Someone else's check-in is as unknown to you as one that doesn't exist.
+                raise NotFound("We couldn't find that check-in.")
+            if changes:
+                record = self.checkins.update(checkin_id, **changes)
+            return MoodCheckin.from_record(record)
+
     def moods(self, actor: User) -> list[MoodCheckin]:
         """Return your mood check-ins, oldest first."""
         with self.store.reading():

@@ -164,6 +164,7 @@ class Studio:
         from .health import StoreHealth
         from .insights import Insights
         from .moderation import Moderation
+        from .notices import Notices
         from .prompt_library import PromptLibrary
         from .reflections import Reflections
         from .support import SupportDesk
@@ -181,6 +182,7 @@ class Studio:
         self.exports = Exports(self)
         self.alerts = Alerts(self)
         self.health = StoreHealth(self)
+        self.notices = Notices(self)
 
     def now(self) -> datetime:
         """Return the studio's current time (UTC, aware)."""

@@ -9,6 +9,7 @@ from gallery_store.crisis import AT_RISK
 from gallery_store.moderation import CRISIS_OUTCOMES, QueueItem
 from gallery_store.text import escape_markdown, relative_time
 from ui.context import Context
+from ui.flash import flash
 from ui.widgets import artwork_image, show_text
 
 ACTIONS = {
@@ -20,8 +21,8 @@ ACTIONS = {
 
 
 OUTCOME_HELP = (
-    "Close a flag once you know how they are. Each choice is kept in the audit log, with your "
-    "note if you add one."
+    "Say what you've done for them: that you've reached out, or that it's handled. Each "
+    "choice is kept in the audit log, with your note if you add one."
 )
 
 
@@ -134,16 +135,26 @@ def _item(ctx: Context, item: QueueItem) -> None:
             if item.waiting_for:
                 st.caption(item.waiting_for)  # our words, not a member's
             return
+        if item.crisis_open:
+            st.warning(
+                "The person who wrote this may need support: their crisis flag is above. "
+                "Please look after them first; this report can wait."
+            )
         with st.form(f"resolve_{flag.id}"):
+            # No choice is made for the facilitator: each of these changes what the circle sees.
             action = st.radio(
                 "What would you like to do?",
                 list(item.actions),
                 format_func=ACTIONS.get,
+                index=None,
                 horizontal=True,
             )
             why = st.text_input("Why (kept in the audit log)", max_chars=500)
             note = st.text_area("A note to the person (optional)", max_chars=1000)
             if st.form_submit_button("Save"):
+                if action is None:
+                    st.error("Please choose what you'd like to do first.")
+                    return
                 try:
                     studio.moderation.resolve(ctx.user, flag.id, action, why)
                     if note.strip():
@@ -153,6 +164,7 @@ def _item(ctx: Context, item: QueueItem) -> None:
                 except StudioError as exc:
                     st.error(exc.message)
                 else:
+                    flash("Saved. The report is closed.")
                     st.rerun()
 
 
@@ -169,7 +181,7 @@ def _close_crisis(ctx: Context, item: QueueItem) -> None:
     flag = item.flag
     with st.form(f"close_{flag.id}"):
         outcome = st.radio(
-            "What happened?",
+            "Your response",
             list(CRISIS_OUTCOMES),
             format_func=CRISIS_OUTCOMES.get,
             index=None,
@@ -183,7 +195,7 @@ def _close_crisis(ctx: Context, item: QueueItem) -> None:
         message = st.text_area("A private note to the person (optional)", max_chars=1000)
         if st.form_submit_button("Close this flag"):
             if outcome is None:
-                st.error("Please choose what happened first.")
+                st.error("Please choose your response first.")
                 return
             try:
                 studio.moderation.close_crisis(ctx.user, flag.id, outcome, note, release=release)
@@ -194,6 +206,7 @@ def _close_crisis(ctx: Context, item: QueueItem) -> None:
             except StudioError as exc:
                 st.error(exc.message)
             else:
+                flash("Saved. Thank you for looking after them.")
                 st.rerun()
 
 

@@ -10,6 +10,7 @@ from gallery_store.models import Artwork
 from gallery_store.text import escape_markdown, relative_time
 from prompts import THEME_TITLES
 from ui.context import Context
+from ui.flash import flash
 from ui.widgets import artwork_image, rerun_fragment, show_text, support_panel
 
 PER_PAGE = 24
@@ -340,7 +341,7 @@ def _artist_tools(ctx: Context, artwork: Artwork) -> None:
             except StudioError as exc:
                 st.error(exc.message)
             else:
-                st.success("Saved.")
+                flash("Saved.")
                 st.rerun()
         if st.button("Delete this artwork", key=f"delete_{artwork.id}"):
             _confirm_delete(ctx, artwork.id)

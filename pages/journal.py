@@ -9,6 +9,8 @@ from gallery_store import StudioError
 from gallery_store.reflections import FEELINGS, MOODS, REFLECTION_LIMIT
 from gallery_store.text import escape_markdown
 from ui.context import Context, sign_out
+from ui.flash import flash
+from ui.prompt_choice import answering
 from ui.widgets import artwork_image, show_text, support_panel
 
 
@@ -35,10 +37,13 @@ def _reflections(ctx: Context) -> None:
     labels = {None: "Not about a particular artwork"} | {
         a.id: (a.caption[:40] or "Untitled") + f" ({a.created_at:%d %b})" for a in artworks
     }
-    today = studio.prompts.today(ctx.user, ctx.circle_id) if ctx.circle_id else None
-    if today and today.prompt.reflection_questions:
+    # The prompt they are answering on Today (today's, or an earlier one they chose).
+    answer = answering(ctx)
+    if answer and answer.prompt.reflection_questions:
         st.markdown("**Questions you might reflect on**")
-        for question in today.prompt.reflection_questions:
+        if answer.chosen:
+            st.caption(f"{answer.label}: {escape_markdown(answer.prompt.title)}")
+        for question in answer.prompt.reflection_questions:
             st.markdown(f"- {escape_markdown(question)}")
     support = st.session_state.pop("journal_support", None)
     if support is not None:
@@ -61,7 +66,7 @@ def _reflections(ctx: Context) -> None:
                 share_with_therapist=share,
                 feelings=tuple(feelings or ()),
                 circle_id=ctx.circle_id,
-                prompt_id=today.prompt.id if today else None,
+                prompt_id=answer.prompt.id if answer else None,
             )
         except StudioError as exc:
             st.error(exc.message)
@@ -82,6 +87,7 @@ def _reflections(ctx: Context) -> None:
                 )
                 if st.button("Delete", key=f"delete_reflection_{reflection.id}"):
                     studio.reflections.delete(ctx.user, reflection.id)
+                    flash("Deleted.")
                     st.rerun()
                 continue
             show_text(reflection.text)
@@ -110,6 +116,7 @@ def _reflections(ctx: Context) -> None:
                         st.error(exc.message)
                     else:
                         st.session_state["journal_support"] = edited.support
+                        flash("Saved.")
                         st.rerun()
             if left.button(
                 "Share with therapist"
@@ -117,14 +124,21 @@ def _reflections(ctx: Context) -> None:
                 else "Make private again",
                 key=f"share_{reflection.id}",
             ):
-                studio.reflections.edit(
+                edited = studio.reflections.edit(
                     ctx.user,
                     reflection.id,
                     share_with_therapist=not reflection.share_with_therapist,
                 )
+                st.session_state["journal_support"] = edited.support
+                flash(
+                    "Shared with your therapist."
+                    if edited.share_with_therapist
+                    else "This note is private again."
+                )
                 st.rerun()
             if right.button("Delete", key=f"delete_reflection_{reflection.id}"):
                 studio.reflections.delete(ctx.user, reflection.id)
+                flash("Deleted.")
                 st.rerun()
 
 

@@ -11,6 +11,7 @@ from gallery_store.models import Prompt
 from gallery_store.text import escape_markdown
 from prompts import INTENSITIES, THEME_TITLES
 from ui.context import Context
+from ui.flash import flash
 from ui.widgets import show_text
 
 REASONS = {"pinned": "pinned", "series": "series", "rotation": "rotation", "none": "—"}
@@ -59,7 +60,7 @@ def _library(ctx: Context) -> None:
         )
         with st.expander(title):
             st.caption(
-                f"Shown {used.get('shown_days', 0)} days in the last 90 · "
+                f"{_shown(used.get('shown_days', 0))} · "
                 f"{used.get('artworks', 0)} artworks answered it · "
                 f"{', '.join(THEME_TITLES.get(t, t) for t in prompt.themes)}"
             )
@@ -68,6 +69,11 @@ def _library(ctx: Context) -> None:
             _prompt_form(ctx, prompt)
             if st.button("Restore" if prompt.retired else "Retire", key=f"retire_{prompt.id}"):
                 studio.prompts.retire(ctx.user, prompt.id, not prompt.retired)
+                flash(
+                    f"“{prompt.title}” is back in the pool."
+                    if prompt.retired
+                    else f"“{prompt.title}” is retired: circles won't be given it."
+                )
                 st.rerun()
             history = studio.prompts.history(ctx.user, prompt.id)
             if history:
@@ -137,7 +143,7 @@ def _prompt_form(ctx: Context, prompt: Prompt | None) -> None:
     except StudioError as exc:
         st.error(exc.message)
         return
-    st.success("Saved.")
+    flash("Saved." if prompt else f"“{fields['title'].strip()}” is in the library.")
     st.rerun()
 
 
@@ -202,7 +208,15 @@ def _plan(ctx: Context) -> None:
         left.markdown(escape_markdown(text))
         if right.button("Remove", key=f"remove_plan_{entry['id']}"):
             studio.prompts.remove_plan_entry(ctx.user, entry["id"])
+            flash("Taken out of the plan.")
             st.rerun()
+
+
+def _shown(days: int) -> str:
+    """Say how often a prompt was shown lately (a circle's own days only, today included)."""
+    if days == 0:
+        return "Not shown in the last 90 days"
+    return f"Shown on {days} day{'s' if days != 1 else ''} in the last 90"
 
 
 def _act(action) -> None:
@@ -211,6 +225,7 @@ def _act(action) -> None:
     except StudioError as exc:
         st.error(exc.message)
         return
+    flash("Saved to the plan.")
     st.rerun()
 
 

@@ -4,56 +4,43 @@ from __future__ import annotations
 
 import streamlit as st
 
-from gallery_store import StudioError
-from gallery_store.prompt_library import TodaysPrompt
 from gallery_store.text import escape_markdown
 from ui.context import Context
 from ui.drawing import drawing_board
 from ui.forms import mood_check_in, share_form, upload_preview
+from ui.prompt_choice import ChosenPrompt, answering, choose, clear
 from ui.widgets import show_text
 
-ANOTHER_KEY = "another_prompt_id"
+EARLIER_DAYS = 14
 
 
 def render(ctx: Context) -> None:
     """Show today's prompt and the ways to answer it."""
     st.title("Today")
-    if st.session_state.pop("just_joined", False):
-        st.success(f"Welcome to your circle, {escape_markdown(ctx.user.display_name)}.")
     if ctx.circle is None:
         st.info("You're not in a circle yet. Ask your facilitator for an invite code.")
         return
     studio = ctx.studio
-    todays = studio.prompts.today(ctx.user, ctx.circle.id)
-    prompt = todays.prompt if todays else None
-    another_id = st.session_state.get(ANOTHER_KEY)
-    if another_id:
-        try:
-            prompt = studio.prompts.get(ctx.user, another_id)
-        except StudioError:
-            st.session_state.pop(ANOTHER_KEY, None)
-    if prompt is None:
+    answer = answering(ctx)
+    prompt = answer.prompt if answer else None
+    prompt_id = prompt.id if prompt else None
+    # The check-in comes first: one tap, before anything else asks for attention.
+    mood_check_in(studio, ctx.user, ctx.circle.id, "before", prompt_id=prompt_id, key="today")
+    if answer is None:
         st.info("There's no prompt for today — you're welcome to share anything you've made.")
     else:
-        _show_prompt(prompt, todays, another=bool(another_id))
+        _show_prompt(answer)
         left, right = st.columns(2)
         if left.button("Show me another prompt", help="A different one from your circle's pool"):
             drawn = studio.prompts.another(ctx.user, ctx.circle.id, exclude=prompt.id)
             if drawn is None:
                 st.info("This is the only prompt in your circle's pool right now.")
             else:
-                st.session_state[ANOTHER_KEY] = drawn.id
+                choose(drawn.id)
                 st.rerun()
-        if another_id and right.button("Back to today's prompt"):
-            st.session_state.pop(ANOTHER_KEY, None)
+        if answer.chosen and right.button("Back to today's prompt"):
+            clear()
             st.rerun()
-
-    prompt_id = prompt.id if prompt else None
-    with st.expander(
-        "Check in before you begin (optional)",
-        expanded=not st.session_state.get("checked_in_today_before"),
-    ):
-        mood_check_in(studio, ctx.user, ctx.circle.id, "before", prompt_id=prompt_id, key="today")
 
     st.subheader("Share what you made")
     source = st.radio(
@@ -85,19 +72,33 @@ def render(ctx: Context) -> None:
         st.success("Shared with your circle. Thank you for showing up today.")
         st.session_state["shared_artwork_id"] = artwork.id
     if st.session_state.get("shared_artwork_id"):
-        with st.expander("Check in after making (optional)", expanded=True):
-            mood_check_in(
-                studio, ctx.user, ctx.circle.id, "after", prompt_id=prompt_id, key="today"
-            )
+        mood_check_in(studio, ctx.user, ctx.circle.id, "after", prompt_id=prompt_id, key="today")
 
+    _earlier_prompts(ctx, prompt_id)
+
+
+def _earlier_prompts(ctx: Context, answering_id: str | None) -> None:
+    """The circle's prompts of the last days (each once), any of which can be answered now."""
+    earlier = {}
+    for past in ctx.studio.prompts.past(ctx.user, ctx.circle.id, days=EARLIER_DAYS):
+        earlier.setdefault(past.prompt.id, past)  # newest first: a prompt's latest day
+    if not earlier:
+        return
     with st.expander("Earlier prompts you can still respond to"):
-        for past in studio.prompts.past(ctx.user, ctx.circle.id, days=14)[1:]:
-            st.markdown(f"**{past.day:%a %d %b}** — {escape_markdown(past.prompt.title)}")
+        for past in earlier.values():
+            left, right = st.columns([4, 1], vertical_alignment="center")
+            left.markdown(f"**{past.day:%a %d %b}** — {escape_markdown(past.prompt.title)}")
+            if past.prompt.id == answering_id:
+                right.caption("Answering this one")
+            elif right.button("Respond to this", key=f"respond_{past.prompt.id}"):
+                choose(past.prompt.id, past.day)
+                st.rerun()
 
 
-def _show_prompt(prompt, todays: TodaysPrompt | None, *, another: bool) -> None:
+def _show_prompt(answer: ChosenPrompt) -> None:
+    prompt = answer.prompt
     with st.container(border=True):
-        label = "Another prompt for you" if another else "Today's prompt"
+        label = answer.label
         st.caption(f"{label} · about {prompt.minutes} minutes · {', '.join(prompt.themes)}")
         st.header(escape_markdown(prompt.title))
         show_text(prompt.instructions)

@@ -6,6 +6,7 @@ import streamlit as st
 
 from gallery_store import Studio, StudioError
 from ui.context import client_address, sign_in
+from ui.flash import flash
 
 WELCOME = (
     "Kindred Canvas is a quiet place to make art around a shared prompt and to witness each "
@@ -61,12 +62,14 @@ def _join_form(studio: Studio) -> None:
         submitted = st.form_submit_button("Join my circle", type="primary")
     if submitted:
         try:
-            studio.accounts.join(code, username, password, display_name, client=client_address())
+            joined = studio.accounts.join(
+                code, username, password, display_name, client=client_address()
+            )
             sign_in(studio, username, password)
         except StudioError as exc:
             st.error(exc.message)
             return
-        st.session_state["just_joined"] = True
+        flash(f"Welcome to your circle, {joined.display_name}.")
         st.rerun()
 
 

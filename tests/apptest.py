@@ -18,6 +18,7 @@ __all__ = [
     "html_bodies",
     "img_tags",
     "open_page",
+    "reload",
     "share_art",
     "texts",
     "titles",
@@ -64,6 +65,17 @@ def app_for(studio, data_dir, monkeypatch, user=None, page=None, query=None) -> 
     if page is not None:
         open_page(at, page)
     return at
+
+
+def reload(at: AppTest, page=None) -> AppTest:
+    """Open the app again in a new session that has only the session cookie, as a browser
+    does when the tab reloads (right after sign-in it always does, to pick up its cookie)."""
+    again = AppTest.from_file(str(APP), default_timeout=30)
+    again.session_state["session_token"] = at.session_state["session_token"]
+    again.run()
+    if page is not None:
+        open_page(again, page)
+    return again
 
 
 def open_page(at: AppTest, url_path: str) -> AppTest:

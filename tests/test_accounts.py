@@ -374,6 +374,39 @@ def test_a_sign_in_handoff_works_only_for_the_browser_it_was_made_for(studio, pa
     assert studio.accounts.redeem_handoff(studio.accounts.handoff_code(token), "b") is None
 
 
+def test_an_arrival_waits_on_the_session_for_the_reloaded_tab_once(studio, participant):
+    token = studio.accounts.sign_in("robin", PASSWORD).token
+    other = studio.accounts.sign_in("robin", PASSWORD).token
+    studio.accounts.hold_arrival(
+        token,
+        {
+            "page": "artwork",
+            "query": {"art": "abc"},
+            "flashes": ["Welcome to your circle, Robin."],
+        },
+    )
+    assert studio.accounts.take_arrival(other) is None  # only that session's
+    assert studio.accounts.take_arrival(token) == {
+        "page": "artwork",
+        "query": {"art": "abc"},
+        "flashes": ["Welcome to your circle, Robin."],
+    }
+    assert studio.accounts.take_arrival(token) is None  # once
+
+
+def test_an_arrival_keeps_only_a_page_name_and_a_few_words(studio, participant):
+    token = studio.accounts.sign_in("robin", PASSWORD).token
+    studio.accounts.hold_arrival(
+        token, {"page": "https://elsewhere.example/", "flashes": ["x" * 900], "extra": 1}
+    )
+    assert studio.accounts.take_arrival(token) == {"flashes": ["x" * 500]}
+    studio.accounts.hold_arrival(token, {"page": None, "flashes": []})
+    assert studio.accounts.take_arrival(token) is None
+    studio.accounts.hold_arrival("not a session", {"page": "today"})
+    assert studio.accounts.take_arrival("not a session") is None
+    assert studio.accounts.take_arrival(None) is None
+
+
 def test_throttle_wait_has_a_ceiling():
     throttle = Throttle(base=0.5, ceiling=4.0)
     for _ in range(20):

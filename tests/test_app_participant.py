@@ -13,6 +13,7 @@ from tests.apptest import (
     button,
     click,
     img_tags,
+    open_page,
     share_art,
     texts,
     titles,
@@ -35,23 +36,55 @@ def test_today_shows_the_circles_prompt(studio, data_dir, monkeypatch, circle, p
     assert not at.exception
 
 
-def test_the_check_in_saves_a_mood(studio, data_dir, monkeypatch, circle, participant):
+def test_the_check_in_is_one_tap_at_the_top_of_today(
+    studio, data_dir, monkeypatch, circle, participant
+):
     at = app_for(studio, data_dir, monkeypatch, user=participant)
-    at.radio(key="mood_score_today_before").set_value(4)
-    click(at, "Save check-in")
+    faces = at.segmented_control(key="mood_score_today_before")
+    shown = [(o.content_icon, o.content) for o in faces.proto.options]
+    assert shown == [
+        (":material/sentiment_very_dissatisfied:", "Very low"),
+        (":material/sentiment_dissatisfied:", "Low"),
+        (":material/sentiment_neutral:", "Okay"),
+        (":material/sentiment_satisfied:", "Good"),
+        (":material/sentiment_very_satisfied:", "Very good"),
+    ]
+    # Not a form in an expander: nothing to open, nothing to submit.
+    assert not [e for e in at.expander if "Check in" in e.label]
+    assert not [f for f in at.get("form") if f.proto.form.form_id.startswith("mood_")]
+    # At the top: before today's prompt.
+    main = list(at.main)
+    assert main.index(faces) < main.index(at.header[0])
+
+    faces.set_value(4).run()
 
     moods = studio.reflections.moods(participant)
-    assert [(m.moment, m.score) for m in moods] == [("before", 4)]
-    assert "Thank you for checking in." in [s.value for s in at.success]
+    todays = studio.prompts.today(participant, circle.id)
+    assert [(m.moment, m.score, m.prompt_id) for m in moods] == [("before", 4, todays.prompt.id)]
+    assert "Saved: good. Thank you for checking in." in [c.value for c in at.caption]
+    assert not at.exception
+
+
+def test_a_second_tap_adds_feelings_and_a_changed_mind_changes_the_same_check_in(
+    studio, data_dir, monkeypatch, circle, participant
+):
+    at = app_for(studio, data_dir, monkeypatch, user=participant)
+    at.segmented_control(key="mood_score_today_before").set_value(2).run()
+    at.pills(key="mood_feelings_today_before").set_value(["tired", "hopeful"]).run()
+    at.segmented_control(key="mood_score_today_before").set_value(3).run()
+
+    [mood] = studio.reflections.moods(participant)
+    assert (mood.moment, mood.score, mood.feelings) == ("before", 3, ("tired", "hopeful"))
     assert not at.exception
 
 
 def test_skipping_the_check_in_saves_nothing(studio, data_dir, monkeypatch, circle, participant):
     at = app_for(studio, data_dir, monkeypatch, user=participant)
-    click(at, "Save check-in")
+    click(at, "Show me another prompt")
 
     assert studio.reflections.moods(participant) == []
-    assert "No worries — check-ins are always optional." in [i.value for i in at.info]
+    assert "One tap saves it. Check-ins are always optional." in [c.value for c in at.caption]
+    assert not at.pills  # feelings come only after a face
     assert not at.exception
 
 
@@ -96,7 +129,9 @@ def test_uploading_and_sharing_an_artwork(studio, data_dir, monkeypatch, circle,
     assert "Shared with your circle. Thank you for showing up today." in [
         s.value for s in at.success
     ]
-    assert at.radio(key="mood_score_today_after")  # the after check-in is offered now
+    # The after check-in is offered now, one tap again; it pairs with the before one.
+    at.segmented_control(key="mood_score_today_after").set_value(5).run()
+    assert [(m.moment, m.score) for m in studio.reflections.moods(participant)] == [("after", 5)]
     assert not at.exception
 
 
@@ -127,6 +162,109 @@ def test_another_prompt_changes_the_prompt(studio, data_dir, monkeypatch, circle
     click(at, "Back to today's prompt")
     # Header values are markdown source: a title's apostrophe comes back escaped.
     assert [h.value for h in at.header] == [escape_markdown(todays_title)]
+    assert not at.exception
+
+
+def test_a_new_circle_has_no_earlier_prompts(studio, data_dir, monkeypatch, circle, participant):
+    at = app_for(studio, data_dir, monkeypatch, user=participant)
+    # Regression: a circle made today listed prompts from the fortnight before it existed.
+    assert "Earlier prompts you can still respond to" not in [e.label for e in at.expander]
+    assert not at.exception
+
+
+def test_an_earlier_prompt_can_be_answered_and_the_art_is_linked_to_it(
+    studio, data_dir, monkeypatch, clock, circle, participant
+):
+    first = studio.prompts.today(participant, circle.id)
+    clock.advance(days=1)
+    yesterday = studio.prompts.today(participant, circle.id)
+    clock.advance(days=1)
+    at = app_for(studio, data_dir, monkeypatch, user=participant)
+
+    [earlier] = [e for e in at.expander if e.label == "Earlier prompts you can still respond to"]
+    listed = [m.value for m in earlier.markdown]
+    # Regression: yesterday's prompt was left out.
+    assert listed == [
+        f"**{yesterday.day:%a %d %b}** — {escape_markdown(yesterday.prompt.title)}",
+        f"**{first.day:%a %d %b}** — {escape_markdown(first.prompt.title)}",
+    ]
+    click(at, "Respond to this")
+    assert [h.value for h in at.header] == [escape_markdown(yesterday.prompt.title)]
+    assert any(c.value.startswith(f"The prompt from {yesterday.day:%a %d %b}") for c in at.caption)
+
+    at.segmented_control(key="mood_score_today_before").set_value(3).run()
+    at.file_uploader(key="share_upload").upload("late.png", make_image(), "image/png")
+    at.run()
+    at.text_area(key="alt_today").input("A small blue square")
+    click(at, "Share with my circle")
+    [shared] = studio.artworks.by_artist(participant)
+    assert shared.prompt_id == yesterday.prompt.id
+    assert [m.prompt_id for m in studio.reflections.moods(participant)] == [yesterday.prompt.id]
+    # A reflection written now is about that prompt too, with its questions.
+    open_page(at, "journal")
+    assert any(escape_markdown(yesterday.prompt.title) in c.value for c in at.caption)
+    at.text_area[0].input("It was easier a day late.")
+    click(at, "Save reflection")
+    [reflection] = studio.reflections.for_user(participant, participant.id)
+    assert reflection.prompt_id == yesterday.prompt.id
+
+    open_page(at, "today")
+    click(at, "Back to today's prompt")
+    todays = studio.prompts.today(participant, circle.id)
+    assert [h.value for h in at.header] == [escape_markdown(todays.prompt.title)]
+    assert not at.exception
+
+
+# -- what's new ------------------------------------------------------------------------------------
+
+
+def test_whats_new_tells_the_artist_of_comments_and_notes_until_marked_seen(
+    studio, data_dir, monkeypatch, clock, therapist, circle, participant, peer
+):
+    artwork = share_art(studio, participant, circle, caption="Dawn")
+    clock.advance(minutes=1)
+    studio.moderation.contact(therapist, participant.id, "Lovely work today.", circle_id=circle.id)
+    clock.advance(minutes=1)
+    studio.comments.post(peer, artwork.id, "I notice the warm light.")
+    at = app_for(studio, data_dir, monkeypatch, user=participant)
+
+    news = at.sidebar.button(key="sidebar_news")
+    assert news.label == "2 new since you last looked"
+    news.click().run()
+    assert titles(at) == ["What's new"]
+    shown = all_text(at)
+    assert "**Sam commented on your artwork “Dawn”**" in shown
+    assert "I notice the warm light" in shown
+    # Regression: a therapist's note showed only on the Account page, with no word anywhere.
+    assert "**A note from Tess**" in shown and "Lovely work today" in shown
+
+    click(at, "Open the artwork")
+    assert titles(at) == ["By Robin"]
+    at.sidebar.button(key="sidebar_news").click().run()
+    click(at, "Mark all as seen")
+    assert [t.value for t in at.toast] == [escape_markdown("All caught up.")]
+    assert any(i.value.startswith("Nothing new since you last looked") for i in at.info)
+    assert not [b for b in at.sidebar.button if b.key == "sidebar_news"]
+    assert not at.exception
+
+
+def test_a_new_prompt_in_another_circle_opens_today_in_that_circle(
+    studio, data_dir, monkeypatch, clock, therapist, circle, other_circle, participant
+):
+    studio.accounts.join_another_circle(
+        participant, studio.circles.invite(therapist, other_circle.id)
+    )
+    clock.advance(days=1)
+    at = app_for(studio, data_dir, monkeypatch, user=participant, page="notices")
+    headlines = [m.value for m in at.markdown if m.value.startswith("**A new prompt in ")]
+    assert len(headlines) == 2
+    index = next(i for i, text in enumerate(headlines) if "Thursday nurses" in text)
+    click(at, "Go to Today", index=index)
+
+    assert titles(at) == ["Today"]
+    assert at.sidebar.selectbox(key="circle_id").value == other_circle.id
+    todays = studio.prompts.today(participant, other_circle.id)
+    assert [h.value for h in at.header] == [escape_markdown(todays.prompt.title)]
     assert not at.exception
 
 

@@ -78,11 +78,11 @@ def test_a_cold_deep_link_shows_no_data(studio, data_dir, monkeypatch, busy_circ
         ("journal", "Your journal"),
         ("account", "Your account"),
         ("artwork", "By Robin"),
-        # Not the participant's pages: the router sends them home instead.
-        ("circles", "Today"),
-        ("prompts", "Today"),
-        ("care", "Today"),
-        ("insights", "Today"),
+        # Not the participant's pages: a kind word instead of "Page not found".
+        ("circles", "This page is for facilitators"),
+        ("prompts", "This page is for facilitators"),
+        ("care", "This page is for facilitators"),
+        ("insights", "This page is for facilitators"),
     ],
 )
 def test_a_cold_deep_link_opens_the_page_through_the_router(
@@ -139,13 +139,18 @@ PARTICIPANT_PAGES = {
     "gallery": "Tuesday caregivers gallery",
     "journal": "Your journal",
     "account": "Your account",
-    # Not theirs: st.navigation doesn't know these paths, so the default page runs.
-    "circles": "Today",
-    "prompts": "Today",
-    "care": "Today",
-    "insights": "Today",
+    # Not theirs: a kind word instead of the page (or of Streamlit's "Page not found").
+    "circles": "This page is for facilitators",
+    "prompts": "This page is for facilitators",
+    "care": "This page is for facilitators",
+    "insights": "This page is for facilitators",
 }
-COFACILITATOR_PAGES = PARTICIPANT_PAGES | {"circles": "Circles", "care": "Care queue"}
+COFACILITATOR_PAGES = PARTICIPANT_PAGES | {
+    "circles": "Circles",
+    "care": "Care queue",
+    "prompts": "This page is for the circle's therapist",
+    "insights": "This page is for the circle's therapist",
+}
 THERAPIST_PAGES = {
     "today": "Today",
     "gallery": "Tuesday caregivers gallery",
@@ -192,6 +197,16 @@ def test_a_therapist_reaches_every_page(studio, data_dir, monkeypatch, therapist
     assert not at.exception
 
 
+def test_the_welcomes_address_takes_a_signed_in_person_to_their_first_page(
+    studio, data_dir, monkeypatch, circle, participant
+):
+    at = app_for(studio, data_dir, monkeypatch, user=participant)
+    for url_path in ("sign-in", "setup", "home"):
+        open_page(at, url_path)
+        assert titles(at) == ["Today"], url_path
+    assert not at.exception
+
+
 def test_a_participant_asking_for_insights_sees_none(
     studio, data_dir, monkeypatch, therapist, circle, participant, peer
 ):
@@ -200,7 +215,7 @@ def test_a_participant_asking_for_insights_sees_none(
     )
     at = app_for(studio, data_dir, monkeypatch, user=participant, page="insights")
 
-    assert titles(at) == ["Today"]
+    assert titles(at) == ["This page is for facilitators"]
     shown = all_text(at)
     assert "Insights" not in shown and "Notes shared with you" not in shown
     assert "Sam's shared note" not in shown

@@ -38,6 +38,49 @@ def test_a_therapist_creates_a_circle(studio, data_dir, monkeypatch, therapist):
     assert not at.exception
 
 
+def test_a_new_therapist_is_welcomed_and_led_to_a_first_circle_then_an_invite(
+    studio, data_dir, monkeypatch, therapist
+):
+    at = app_for(studio, data_dir, monkeypatch, user=therapist)
+
+    # Regression: a new therapist landed on the Gallery and was told to ask a facilitator for
+    # an invite code, which is for participants.
+    assert titles(at) == ["Welcome, Tess"]
+    assert "Ask your facilitator" not in all_text(at)
+    widget(at.text_input, "Name your circle").input("Friday art club")
+    click(at, "Create my first circle")
+
+    [created] = studio.circles.facilitated(therapist)
+    assert created.name == "Friday art club"
+    assert titles(at) == ["Circles"]
+    assert [t.value for t in at.toast] == [
+        escape_markdown(
+            "Your circle “Friday art club” is ready. Next, make an invite code for the first "
+            "person you'd like to bring in."
+        )
+    ]
+    click(at, "Make an invite code")
+    assert [c.value for c in at.code if c.value.startswith("KC-")]
+    assert not at.exception
+
+
+def test_a_participant_without_a_circle_can_enter_an_invite_code(
+    studio, data_dir, monkeypatch, therapist, circle, other_circle, participant
+):
+    studio.circles.remove_member(therapist, circle.id, participant.id)
+    code = studio.circles.invite(therapist, other_circle.id)
+    at = app_for(studio, data_dir, monkeypatch, user=participant)
+
+    assert titles(at) == ["Welcome, Robin"]
+    widget(at.text_input, "Invite code").input(code)
+    click(at, "Join the circle")
+
+    assert [c.id for c in studio.circles.for_user(participant)] == [other_circle.id]
+    assert titles(at) == ["Today"]
+    assert [t.value for t in at.toast] == [escape_markdown("Welcome to your circle, Robin.")]
+    assert not at.exception
+
+
 def test_a_bad_time_zone_is_refused_kindly(studio, data_dir, monkeypatch, therapist):
     at = app_for(studio, data_dir, monkeypatch, user=therapist, page="circles")
     form = next(f for f in at.get("form") if f.proto.form.form_id == "new_circle")
@@ -219,6 +262,36 @@ def test_write_a_new_prompt(studio, data_dir, monkeypatch, therapist, circle):
     assert not at.exception
 
 
+def test_editing_a_prompt_says_saved_after_the_page_reruns(
+    studio, data_dir, monkeypatch, therapist, circle
+):
+    prompt = studio.prompts.library(therapist)[0]
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="prompts")
+    form = next(f for f in at.get("form") if f.proto.form.form_id == f"prompt_form_{prompt.id}")
+    widget(form.number_input, "Minutes").set_value(35)
+    click(at, "Save prompt")
+
+    assert studio.prompts.get(therapist, prompt.id).minutes == 35
+    # Regression: "Saved." was shown just before st.rerun() wiped it.
+    assert [t.value for t in at.toast] == [escape_markdown("Saved.")]
+    at.run()
+    assert not at.toast  # once
+    assert not at.exception
+
+
+def test_a_new_circles_prompts_were_shown_only_today(
+    studio, data_dir, monkeypatch, therapist, circle
+):
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="prompts")
+    shown = [c.value for c in at.caption if " in the last 90" in c.value]
+    # Regression: every prompt of a circle made today read "Shown 2 days in the last 90".
+    assert sum(text.startswith("Shown on 1 day in the last 90") for text in shown) == 1
+    assert all(
+        text.startswith(("Shown on 1 day", "Not shown in the last 90 days")) for text in shown
+    )
+    assert not at.exception
+
+
 def test_the_plan_shows_fourteen_days_and_pins(studio, data_dir, monkeypatch, therapist, circle):
     at = app_for(studio, data_dir, monkeypatch, user=therapist, page="prompts")
 
@@ -384,7 +457,12 @@ def test_a_crisis_flag_asks_the_therapist_to_reach_out(
     assert any(e.value.startswith("Please reach out to this person today") for e in at.error)
     assert any(m.value.startswith("**🔴 Urgent: may be at risk now**") for m in at.markdown)
     [outcome] = at.radio
-    assert outcome.options == ["I reached out", "Safe now", "Passed on to emergency services"]
+    assert outcome.options == [
+        "I've reached out",
+        "Mark as handled",
+        "Passed on to emergency services",
+    ]
+    assert outcome.value is None
     assert not at.exception
 
 
@@ -404,6 +482,42 @@ def test_closing_a_crisis_flag_records_what_happened(
     [entry] = [e for e in studio.moderation.audit_log(therapist, circle.id) if e.action]
     assert entry.action == "emergency" and entry.details["released"] is True
     assert held.id in {c.id for c in studio.comments.for_artwork(participant, artwork.id)}
+    assert not at.exception
+
+
+def test_a_report_about_someone_in_crisis_puts_the_person_first_with_no_default(
+    studio, data_dir, monkeypatch, therapist, circle, participant, peer
+):
+    artwork = share_art(studio, participant, circle, caption="I want to end my life")
+    studio.moderation.report(peer, "artwork", artwork.id, "I'm worried about Robin")
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="care")
+
+    # The crisis flag comes first and closes with what the therapist did, never a verdict.
+    crisis = next(f for f in at.get("form") if f.proto.form.form_id.startswith("close_"))
+    [response] = crisis.radio
+    assert response.options[:2] == ["I've reached out", "Mark as handled"]
+    assert response.value is None
+    # Regression: the report about the same words was already set to "Restore it".
+    report = next(f for f in at.get("form") if f.proto.form.form_id.startswith("resolve_"))
+    assert report.radio[0].value is None
+    assert any("may need support" in w.value for w in at.warning)
+    widget(report.text_input, "Why (kept in the audit log)").input("Talked it through")
+    click(at, "Save")
+    assert "Please choose what you'd like to do first." in [e.value for e in at.error]
+    assert len(studio.moderation.queue(therapist)) == 2  # nothing was decided for them
+
+    crisis = next(f for f in at.get("form") if f.proto.form.form_id.startswith("close_"))
+    crisis.radio[0].set_value("handled")
+    widget(crisis.text_input, "A note for the audit log (optional)").input("Called Robin")
+    widget(crisis.text_area, "A private note to the person (optional)").input("Here for you.")
+    click(at, "Close this flag")
+    [left] = studio.moderation.queue(therapist)
+    assert left.flag.kind == "report" and not left.crisis_open
+    assert [t.value for t in at.toast] == [
+        escape_markdown("Saved. Thank you for looking after them.")
+    ]
+    audit = [(e.action, e.why) for e in studio.moderation.audit_log(therapist, circle.id)]
+    assert ("handled", "Called Robin") in audit
     assert not at.exception
 
 
@@ -514,6 +628,30 @@ def test_reading_shared_notes_shows_only_shared_ones_and_is_logged(
     assert not at.exception
 
 
+def test_a_shared_note_is_news_for_the_therapist_and_its_reading_for_the_author(
+    studio, data_dir, monkeypatch, clock, therapist, circle, participant, peer
+):
+    studio.notices.mark_seen(therapist)
+    clock.advance(minutes=1)
+    studio.reflections.write(participant, "I slept better this week.", share_with_therapist=True)
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="notices")
+    assert "**Robin shared a note with you**" in all_text(at)
+    assert "I slept better" not in all_text(at)  # read on Insights, where reads are recorded
+
+    click(at, "Read their shared notes")
+    assert titles(at) == ["Insights"]
+    assert at.selectbox(key="notes_person").value == participant.id
+    click(at, "Read their shared notes")
+    assert escape_markdown("I slept better this week.") in [m.value for m in at.markdown]
+
+    clock.advance(minutes=1)
+    mine = app_for(studio, data_dir, monkeypatch, user=participant, page="notices")
+    assert "**Tess read a note you shared**" in all_text(mine)
+    click(mine, "Open my journal")
+    assert any(c.value.startswith("Read by Tess (") for c in mine.caption)
+    assert not at.exception and not mine.exception
+
+
 def test_a_person_with_no_shared_notes(
     studio, data_dir, monkeypatch, therapist, circle, participant
 ):
@@ -546,6 +684,22 @@ def test_the_therapist_starts_on_the_gallery_and_can_open_art(
     assert not at.exception
 
 
+def test_the_therapist_gets_back_to_the_gallery_from_an_artwork(
+    studio, data_dir, monkeypatch, therapist, circle, participant
+):
+    artwork = share_art(studio, participant, circle, caption="Dawn")
+    at = app_for(
+        studio, data_dir, monkeypatch, user=therapist, page="artwork", query={"art": artwork.id}
+    )
+    assert titles(at) == ["By Robin"]
+    # Regression: the gallery is a therapist's first page, which had no name in the router's
+    # pages, so "Back to the gallery" failed with "Something went wrong".
+    click(at, "← Back to the gallery")
+    assert titles(at) == ["Tuesday caregivers gallery"]
+    assert not at.error
+    assert not at.exception
+
+
 def test_a_co_facilitator_sees_the_circle_but_not_therapist_tools(
     studio, data_dir, monkeypatch, therapist, circle, participant, peer
 ):
@@ -563,7 +717,9 @@ def test_a_co_facilitator_sees_the_circle_but_not_therapist_tools(
     open_page(at, "care")
     assert titles(at) == ["Care queue"]
     open_page(at, "prompts")
-    assert titles(at) == ["Today"]  # not theirs: the router falls back to their default page
+    # Not theirs: a kind word, not the page and not Streamlit's "Page not found".
+    assert titles(at) == ["This page is for the circle's therapist"]
     open_page(at, "insights")
-    assert titles(at) == ["Today"]
+    assert titles(at) == ["This page is for the circle's therapist"]
+    assert "Notes shared with you" not in all_text(at)
     assert not at.exception

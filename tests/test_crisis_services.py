@@ -103,8 +103,8 @@ def test_a_crisis_flag_closes_with_an_outcome_kept_in_the_audit_log(
     [entry] = [e for e in studio.moderation.audit_log(therapist, circle.id) if e.action]
     assert entry.action == "emergency" and entry.why == "Called 999"
     assert set(CRISIS_OUTCOMES.values()) == {
-        "I reached out",
-        "Safe now",
+        "I've reached out",
+        "Mark as handled",
         "Passed on to emergency services",
     }
     with pytest.raises(ValidationError):

@@ -111,7 +111,7 @@ def build_world(data_dir: Path) -> SimpleNamespace:
         s.reflections.write(w.peer, "I took 30 paracetamol an hour ago and I want to die.")
         w.crisis_flag_id = s.store.collection("flags").first(kind="crisis")["id"]
         s.reflections.get(w.therapist, w.shared.id)  # a read, for reads_of
-        s.reflections.check_in(w.artist, "before", 2)
+        w.checkin = s.reflections.check_in(w.artist, "before", 2)
         s.reflections.check_in(w.artist, "after", 4)
         s.reflections.set_insights_consent(w.artist, True)
         s.moderation.contact(w.therapist, w.artist.id, "Checking in", circle_id=w.circle.id)
@@ -618,6 +618,11 @@ GROUPS: dict[str, list[Row]] = {
             lambda w, a: w.s.reflections.check_in(a, "before", 3),
             "no ok ok ok ok ok no",
         ),
+        Row(
+            "reflections.edit_check_in(artist's)",
+            lambda w, a: w.s.reflections.edit_check_in(a, w.checkin.id, score=4),
+            "no ok nf nf nf nf no",
+        ),
         Row("reflections.moods", lambda w, a: w.s.reflections.moods(a), "no ok ok ok ok ok no"),
         Row(
             "reflections.reads_of_mine",
@@ -749,6 +754,17 @@ GROUPS: dict[str, list[Row]] = {
             "no no no no no ok no",
         ),
     ],
+    # Everything in the world happened as the accounts were made, so nothing is new yet;
+    # tests/test_notices.py shows what each person is told.
+    "notices": [
+        Row(
+            "notices.new_since_last_look",
+            lambda w, a: w.s.notices.new_since_last_look(a),
+            "no 0 0 0 0 0 no",
+        ),
+        Row("notices.count", lambda w, a: w.s.notices.count(a), "no 0 0 0 0 0 no"),
+        Row("notices.mark_seen", lambda w, a: w.s.notices.mark_seen(a), "no ok ok ok ok ok no"),
+    ],
     "exports": [
         Row(
             "exports.personal_data",
@@ -832,7 +848,7 @@ def test_every_public_method_that_takes_an_actor_is_in_the_matrix(world):
     # A hook other services call inside their own checked transactions, not an action.
     hooks = {"moderation.flag_if_crisis", "moderation.raise_flag"}
     services = ["accounts", "circles", "prompts", "artworks", "comments", "reactions"]
-    services += ["reflections", "moderation", "insights", "exports"]
+    services += ["reflections", "moderation", "insights", "exports", "notices"]
     in_matrix = {row.name.split("(")[0] for row in ROWS}
     missing = []
     for service in services:
@@ -958,6 +974,7 @@ reflections.edit(shared)                    no       ok       no       no       
 reflections.delete(shared)                  no       ok       no       no       no       no       no
 reflections.reads_of(shared)                no       ok       no       no       no       no       no
 reflections.check_in                        no       ok       ok       ok       ok       ok       no
+reflections.edit_check_in(artist's)         no       ok       nf       nf       nf       nf       no
 reflections.moods                           no       ok       ok       ok       ok       ok       no
 reflections.reads_of_mine                   no       ok        0        0        0        0       no
 reflections.readable_own                    no       ok       ok       ok       ok       ok       no
@@ -988,6 +1005,10 @@ insights.participation                      no       no       no       no       
 insights.mood_change                        no       no       no       no       no       ok       no
 insights.prompt_effects                     no       no       no       no       no       ok       no
 insights.prompt_usage                       no       no       no       no       no       ok       no
+
+notices.new_since_last_look                 no        0        0        0        0        0       no
+notices.count                               no        0        0        0        0        0       no
+notices.mark_seen                           no       ok       ok       ok       ok       ok       no
 
 exports.personal_data                       no       ok       ok       ok       ok       ok       no
 exports.write_personal_archive              no       ok       ok       ok       ok       ok       no

@@ -472,6 +472,17 @@ def test_past_lists_the_last_days_newest_first(studio, therapist, circle, partic
     assert [p.prompt.id for p in past] == expected[::-1]
 
 
+def test_past_starts_with_yesterday_and_never_before_the_circle_existed(
+    studio, therapist, circle, participant, clock
+):
+    first_day = local_today(studio, circle.id, therapist)
+    # Regression: a circle made today listed two weeks of prompts from before it existed.
+    assert studio.prompts.past(participant, circle.id, days=14) == []
+    clock.advance(days=2)
+    past = studio.prompts.past(participant, circle.id, days=14)
+    assert [p.day for p in past] == [first_day + timedelta(days=1), first_day]
+
+
 # -- another prompt --------------------------------------------------------------------------------
 
 
@@ -559,6 +570,7 @@ def test_deep_prompts_only_when_the_circle_allows_them(studio, therapist, circle
 
 
 def test_usage_counts_days_shown_draws_and_artworks(studio, therapist, circle, participant, clock):
+    clock.advance(days=40)  # the circle has met for a while
     today = local_today(studio, circle.id, therapist)
     pinned = studio.prompts.library(therapist)[0]
     studio.prompts.pin(
@@ -571,7 +583,9 @@ def test_usage_counts_days_shown_draws_and_artworks(studio, therapist, circle, p
 
     usage = studio.prompts.usage(therapist, days=30)
 
-    shown = Counter(t.prompt.id for t in studio.prompts.past(therapist, circle.id, days=30))
+    # The last 30 days are the 29 before today, and today.
+    shown = Counter(t.prompt.id for t in studio.prompts.past(therapist, circle.id, days=29))
+    shown[studio.prompts.today(therapist, circle.id).prompt.id] += 1
     assert sum(shown.values()) == 30
     assert {pid: u["shown_days"] for pid, u in usage.items() if u["shown_days"]} == dict(shown)
     assert usage[pinned.id]["shown_days"] >= 3
@@ -579,3 +593,10 @@ def test_usage_counts_days_shown_draws_and_artworks(studio, therapist, circle, p
     assert usage[drawn.id]["draws"] == 1
     with pytest.raises(PermissionDenied):
         studio.prompts.usage(participant)
+
+
+def test_a_new_circle_has_shown_only_todays_prompt(studio, therapist, circle):
+    # Regression: a circle made today read "Shown 2 days in the last 90" for every prompt.
+    usage = studio.prompts.usage(therapist)
+    todays = studio.prompts.today(therapist, circle.id).prompt.id
+    assert {pid: u["shown_days"] for pid, u in usage.items() if u["shown_days"]} == {todays: 1}

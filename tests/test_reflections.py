@@ -297,6 +297,27 @@ def test_check_ins_are_own_and_oldest_first(studio, participant, peer, circle, c
         studio.reflections.moods(None)
 
 
+def test_a_second_tap_changes_the_same_check_in(studio, participant, peer, circle, clock):
+    checkin = studio.reflections.check_in(participant, "before", 2)
+    clock.advance(minutes=1)
+    changed = studio.reflections.edit_check_in(
+        participant, checkin.id, score=3, feelings=["tired", "hopeful"]
+    )
+    assert (changed.id, changed.moment, changed.score) == (checkin.id, "before", 3)
+    assert changed.feelings == ("tired", "hopeful")
+    assert changed.created_at == checkin.created_at  # still the moment they checked in
+    assert [m.score for m in studio.reflections.moods(participant)] == [3]
+    with pytest.raises(ValidationError):
+        studio.reflections.edit_check_in(participant, checkin.id, score=9)
+    with pytest.raises(ValidationError):
+        studio.reflections.edit_check_in(participant, checkin.id, feelings=["elated"])
+    with pytest.raises(NotFound):
+        studio.reflections.edit_check_in(peer, checkin.id, score=5)
+    with pytest.raises(PermissionDenied):
+        studio.reflections.edit_check_in(None, checkin.id, score=5)
+    assert studio.reflections.moods(participant)[0].score == 3
+
+
 def test_check_ins_are_validated(studio, participant, other_circle):
     with pytest.raises(ValidationError):
         studio.reflections.check_in(participant, "during", 3)

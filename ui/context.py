@@ -21,6 +21,7 @@ __all__ = [
     "resolve_user",
     "sign_in",
     "sign_out",
+    "switch_circle",
 ]
 
 log = logging.getLogger("kindred")
@@ -32,6 +33,7 @@ BIND_COOKIE = "kc_bind"
 TOKEN_KEY = "session_token"  # noqa: S105 - a session_state key, not a secret
 HANDOFF_KEY = "cookie_handoff"
 CIRCLE_KEY = "circle_id"
+NEXT_CIRCLE_KEY = "next_circle_id"
 
 
 @st.cache_resource(show_spinner=False)
@@ -114,10 +116,19 @@ def pending_cookie_handoff() -> str | None:
     return st.session_state.pop(HANDOFF_KEY, None)
 
 
+def switch_circle(circle_id: str) -> None:
+    """Look at this circle from the next run on (the sidebar's choice is set before it shows)."""
+    # Setting CIRCLE_KEY itself after the sidebar's selectbox exists would raise.
+    st.session_state[NEXT_CIRCLE_KEY] = circle_id
+
+
 def choose_circle(circles: list[Circle]) -> Circle | None:
     """Return the circle the person is looking at (remembered for this tab)."""
     if not circles:
         return None
+    switched = st.session_state.pop(NEXT_CIRCLE_KEY, None)
+    if switched is not None and any(c.id == switched for c in circles):
+        st.session_state[CIRCLE_KEY] = switched
     wanted = st.session_state.get(CIRCLE_KEY)
     for circle in circles:
         if circle.id == wanted:

@@ -110,6 +110,21 @@ def share_form(
     return artwork
 
 
+# One face per point of the 1–5 mood scale (the words are the scale's own, in MOODS). Material
+# icons, not emoji: every browser has Streamlit's icon font, not every one has emoji faces.
+FACES: dict[int, str] = {
+    1: ":material/sentiment_very_dissatisfied:",
+    2: ":material/sentiment_dissatisfied:",
+    3: ":material/sentiment_neutral:",
+    4: ":material/sentiment_satisfied:",
+    5: ":material/sentiment_very_satisfied:",
+}
+QUESTIONS = {
+    "before": "How are you feeling right now, before you begin?",
+    "after": "And how are you feeling now, after making?",
+}
+
+
 def mood_check_in(
     studio: Studio,
     user: User,
@@ -119,43 +134,75 @@ def mood_check_in(
     prompt_id: str | None,
     key: str,
 ) -> None:
-    """A quick, skippable 1–5 check-in with optional named feelings."""
-    question = (
-        "How are you feeling right now, before you begin?"
-        if moment == "before"
-        else "And how are you feeling now, after making?"
+    """Two taps: a face saves the check-in at once; feelings, if any, join it."""
+    names = _check_in_keys(key, moment)
+    saved = st.session_state.get(names["saved"])
+    where = {"circle_id": circle_id, "prompt_id": prompt_id}
+    st.segmented_control(
+        QUESTIONS[moment],
+        options=list(MOODS),
+        format_func=lambda score: f"{FACES[score]} {MOODS[score]}",
+        default=saved["score"] if saved else None,
+        key=names["score"],
+        on_change=_save_mood,
+        args=(studio, user, moment, where, names),
     )
-    with st.form(f"mood_{key}_{moment}"):
-        score = st.radio(
-            question,
-            options=list(MOODS),
-            format_func=MOODS.get,
-            index=None,
-            horizontal=True,
-            key=f"mood_score_{key}_{moment}",
-        )
-        feelings = st.pills(
-            "Any of these? (optional)",
-            options=list(FEELINGS),
-            selection_mode="multi",
-            key=f"mood_feelings_{key}_{moment}",
-        )
-        saved = st.form_submit_button("Save check-in")
-    if saved:
-        if score is None:
-            st.info("No worries — check-ins are always optional.")
-            return
-        try:
-            studio.reflections.check_in(
-                user,
-                moment,
-                int(score),
-                feelings=tuple(feelings or ()),
-                circle_id=circle_id,
-                prompt_id=prompt_id,
-            )
-        except StudioError as exc:
-            st.error(exc.message)
-            return
-        st.session_state[f"checked_in_{key}_{moment}"] = True
-        st.success("Thank you for checking in.")
+    error = st.session_state.pop(names["error"], None)
+    if error:
+        st.error(error)
+    if saved is None:
+        st.caption("One tap saves it. Check-ins are always optional.")
+        return
+    st.caption(f"Saved: {MOODS[saved['score']].lower()}. Thank you for checking in.")
+    st.pills(
+        "Anything else? (optional)",
+        options=list(FEELINGS),
+        selection_mode="multi",
+        default=saved.get("feelings") or None,
+        key=names["feelings"],
+        on_change=_save_feelings,
+        args=(studio, user, names),
+    )
+
+
+def _check_in_keys(key: str, moment: str) -> dict[str, str]:
+    return {
+        "score": f"mood_score_{key}_{moment}",
+        "feelings": f"mood_feelings_{key}_{moment}",
+        "saved": f"checked_in_{key}_{moment}",
+        "error": f"check_in_error_{key}_{moment}",
+    }
+
+
+def _save_mood(studio: Studio, user: User, moment: str, where: dict, names: dict) -> None:
+    """Save the tapped face: a new check-in, or a changed mind about this one."""
+    score = st.session_state.get(names["score"])
+    if score is None:
+        return  # tapping the chosen face again un-chooses it; what was saved stays
+    saved = st.session_state.get(names["saved"])
+    try:
+        if saved is None:
+            checkin = studio.reflections.check_in(user, moment, int(score), **where)
+        else:
+            checkin = studio.reflections.edit_check_in(user, saved["id"], score=int(score))
+    except StudioError as exc:
+        st.session_state[names["error"]] = exc.message
+        return
+    st.session_state[names["saved"]] = {
+        "id": checkin.id,
+        "score": checkin.score,
+        "feelings": list(checkin.feelings),
+    }
+
+
+def _save_feelings(studio: Studio, user: User, names: dict) -> None:
+    saved = st.session_state.get(names["saved"])
+    if saved is None:
+        return
+    chosen = list(st.session_state.get(names["feelings"]) or [])
+    try:
+        checkin = studio.reflections.edit_check_in(user, saved["id"], feelings=chosen)
+    except StudioError as exc:
+        st.session_state[names["error"]] = exc.message
+        return
+    saved["feelings"] = list(checkin.feelings)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -84,11 +85,14 @@ def keep_recovery_code(page) -> str:
 
 
 def create_circle(page, name: str) -> None:
-    go_to(page, "Circles")
-    expect(page.get_by_role("heading", name="Circles", exact=True)).to_be_visible()
-    page.get_by_role("textbox", name="Circle name").fill(name)
-    page.get_by_role("button", name="Create circle").click()
+    """A new therapist is welcomed with a way to start their first circle, then to invite."""
+    expect(page.get_by_role("heading", name="Welcome, Tess")).to_be_visible()
+    expect(page.get_by_text("Ask your facilitator for an invite code")).to_have_count(0)
+    page.get_by_role("textbox", name="Name your circle").fill(name)
+    page.get_by_role("button", name="Create my first circle").click()
     settle(page)
+    expect(page.get_by_role("heading", name="Circles", exact=True)).to_be_visible()
+    expect(page.get_by_text(f"Your circle “{name}” is ready.")).to_be_visible()
     expect(page.get_by_role("heading", name="Invites")).to_be_visible()
     expect(page.get_by_test_id("stSidebar").get_by_text(f"Circle: {name}")).to_be_visible()
 
@@ -117,6 +121,8 @@ def join_with_invite(page, server, code: str, name: str, username: str) -> str:
     page.get_by_role("textbox", name="Choose a password").fill(PASSWORD)
     submit_and_follow_cookie(page, "Join my circle")
     expect(page.get_by_role("heading", name="Today", exact=True)).to_be_visible()
+    # Said once, after the reload that hands the session to its cookie (it used to be lost).
+    expect(page.get_by_text(f"Welcome to your circle, {name}.")).to_be_visible()
     expect(page.get_by_test_id("stSidebar").get_by_text(name, exact=True)).to_be_visible()
     keep_recovery_code(page)
     expect(page.get_by_text("Today's prompt")).to_be_visible()
@@ -125,12 +131,17 @@ def join_with_invite(page, server, code: str, name: str, username: str) -> str:
     return title.inner_text().strip()
 
 
-def check_in(page, mood: str = "Okay") -> None:
-    radio = page.get_by_test_id("stRadio").filter(has_text="before you begin")
-    radio.get_by_text(mood, exact=True).click()
-    page.get_by_role("button", name="Save check-in").first.click()
+def check_in(page, mood: str = "Okay", moment: str = "before") -> None:
+    """One tap on a face at the top of Today saves the check-in; nothing to open or submit."""
+    faces = page.get_by_test_id("stButtonGroup").filter(
+        has_text="before you begin" if moment == "before" else "after making"
+    )
+    faces.get_by_role("radio", name=mood, exact=True).click()
     settle(page)
-    expect(page.get_by_text("Thank you for checking in.")).to_be_visible()
+    expect(faces.get_by_role("radio", name=mood, exact=True)).to_have_attribute(
+        "aria-checked", "true"
+    )
+    expect(page.get_by_text(f"Saved: {mood.lower()}. Thank you for checking in.")).to_be_visible()
 
 
 def share_artwork(page, image_path) -> None:
@@ -148,8 +159,8 @@ def share_artwork(page, image_path) -> None:
     ).to_be_visible()
 
 
-def witness(page) -> None:
-    """A peer finds the art in the gallery, opens it, reacts and comments."""
+def witness(page) -> str:
+    """A peer finds the art in the gallery, opens it, reacts and comments; return its id."""
     go_to(page, "Gallery")
     expect(page.get_by_role("heading", name=f"{CIRCLE} gallery")).to_be_visible()
     card = (
@@ -188,6 +199,45 @@ def witness(page) -> None:
     expect(posted).to_be_visible()
     expect(page.get_by_text(re.compile(r"^Sam · "))).to_be_visible()
     expect(page.get_by_role("textbox", name="Your comment")).to_have_value("")
+    return parse_qs(urlsplit(page.url).query)["art"][0]
+
+
+def sees_whats_new(page) -> None:
+    """The artist is told of the peer's reaction and comment: a count, a list, seen."""
+    page.reload()
+    settle(page)
+    sidebar = page.get_by_test_id("stSidebar")
+    news = sidebar.get_by_role("button", name="2 new since you last looked")
+    expect(news).to_be_visible()
+    expect(sidebar.get_by_role("link", name="What's new (2 new)")).to_be_visible()
+    news.click()
+    settle(page)
+    expect(page.get_by_role("heading", name="What's new")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Sam commented on your artwork"))).to_be_visible()
+    expect(page.get_by_text(COMMENT)).to_be_visible()
+    expect(
+        page.get_by_text(re.compile(r"^Sam witnessed your artwork .*: I relate"))
+    ).to_be_visible()
+    page.get_by_role("button", name="Mark all as seen").click()
+    settle(page)
+    expect(page.get_by_text("Nothing new since you last looked.")).to_be_visible()
+    expect(
+        sidebar.get_by_role("button", name=re.compile("new since you last looked"))
+    ).to_have_count(0)
+
+
+def follows_a_link_through_sign_in(page, server, artwork_id: str) -> None:
+    """On another device, a link to her artwork opens the welcome, then the art itself."""
+    visit(page, server.url(f"artwork?art={artwork_id}"))
+    assert_no_page_not_found(page)
+    expect(page.get_by_role("heading", name="Welcome to Kindred Canvas")).to_be_visible()
+    page.get_by_role("textbox", name="Username").fill("robin")
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    submit_and_follow_cookie(page, "Sign in")
+    expect(page.get_by_role("heading", name="By Robin")).to_be_visible()
+    expect(page.locator(f'img[alt="{ALT_TEXT}"]')).to_be_visible()
+    assert page.url.endswith(f"/artwork?art={artwork_id}"), page.url
+    assert_no_page_not_found(page)
 
 
 def write_reflection(page) -> None:
@@ -339,11 +389,13 @@ def test_the_whole_journey(server, people, tmp_path):
     image_path = tmp_path / "two-circles.png"
     image_path.write_bytes(painting(7))
     share_artwork(robin, image_path)
+    check_in(robin, "Good", moment="after")
 
     sam_code = make_invite(tess, previous=robin_code)
     sam = people.new().new_page()
     join_with_invite(sam, server, sam_code, "Sam", "sam")
-    witness(sam)
+    artwork_id = witness(sam)
+    sees_whats_new(robin)
 
     write_reflection(robin)
     therapist_looks_after_the_circle(tess)
@@ -388,4 +440,6 @@ def test_the_whole_journey(server, people, tmp_path):
     expect(sam.locator(f'img[alt="{ALT_TEXT}"]')).to_be_visible()
     assert sam.locator('img[src*="/thumb"]').count() >= 8
     screenshot(sam, "gallery.png")
+
+    follows_a_link_through_sign_in(people.new().new_page(), server, artwork_id)
     assert not people.dialogs
