@@ -35,6 +35,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from .config import StudioConfig
 from .durable import atomic_write_bytes, fsync_dir, make_folder
 from .errors import PermissionDenied
 
@@ -51,6 +52,12 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 KEY_BYTES = 32
+# The shipped password-hashing settings (what seals made before they kept theirs used).
+DEFAULT_KDF = {
+    "t": StudioConfig.argon2_time_cost,
+    "m": StudioConfig.argon2_memory_kib,
+    "p": StudioConfig.argon2_parallelism,
+}
 NONCE_BYTES = 12
 RECOVERY_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U to misread
 RECOVERY_GROUPS = 5
@@ -218,23 +225,37 @@ class Sealer:
 
     def __init__(self, vault: KeyVault, time_cost: int, memory_kib: int, parallelism: int) -> None:
         self.vault = vault
-        self.time_cost = time_cost
-        self.memory_kib = memory_kib
-        self.parallelism = parallelism
+        self.kdf = {"t": time_cost, "m": memory_kib, "p": parallelism}
 
     # -- wrapping keys ----------------------------------------------------------------------
 
-    def _password_key(self, user_id: str, secret: bytes, password: str, salt: bytes) -> bytes:
+    def _password_key(
+        self, user_id: str, secret: bytes, password: str, salt: bytes, kdf: dict
+    ) -> bytes:
         raw = hash_secret_raw(
             password.encode(),
             salt,
-            time_cost=self.time_cost,
-            memory_cost=self.memory_kib,
-            parallelism=self.parallelism,
+            time_cost=kdf["t"],
+            memory_cost=kdf["m"],
+            parallelism=kdf["p"],
             hash_len=KEY_BYTES,
             type=Type.ID,
         )
         return _derive(secret, raw, f"password/{user_id}")
+
+    def _kdf_candidates(self, seal: dict) -> list[dict]:
+        """The password-hashing settings a seal was made with.
+
+        Seals keep them, so changing the studio's settings never locks anyone's notes.
+        Seals from before they were kept were made with the settings of the time: the
+        current ones, or else the shipped defaults.
+        """
+        if isinstance(seal.get("kdf"), dict):
+            return [seal["kdf"]]
+        candidates = [self.kdf]
+        if self.kdf != DEFAULT_KDF:
+            candidates.append(DEFAULT_KDF)
+        return candidates
 
     def _recovery_key(self, user_id: str, secret: bytes, code: str) -> bytes:
         return _derive(secret, normalise_recovery_code(code).encode(), f"recovery/{user_id}")
@@ -252,8 +273,9 @@ class Sealer:
         return {
             "key_id": key_id,
             "salt": _b64(salt),
+            "kdf": dict(self.kdf),
             "by_password": _wrap(
-                self._password_key(user_id, secret, password, salt), data_key, key_id
+                self._password_key(user_id, secret, password, salt, self.kdf), data_key, key_id
             ),
             "by_recovery": _wrap(self._recovery_key(user_id, secret, code), data_key, key_id),
         }
@@ -274,11 +296,14 @@ class Sealer:
         secret = self.vault.get(record["id"])
         if not seal or secret is None:
             return None
-        wrapping = self._password_key(record["id"], secret, password, _unb64(seal["salt"]))
-        data_key = _unwrap(wrapping, seal.get("by_password"), seal["key_id"])
-        if data_key is None:
-            return None
-        return Keyring(record["id"], {seal["key_id"]: data_key}, seal["key_id"])
+        for kdf in self._kdf_candidates(seal):
+            wrapping = self._password_key(
+                record["id"], secret, password, _unb64(seal["salt"]), kdf
+            )
+            data_key = _unwrap(wrapping, seal.get("by_password"), seal["key_id"])
+            if data_key is not None:
+                return Keyring(record["id"], {seal["key_id"]: data_key}, seal["key_id"])
+        return None
 
     def with_recovery(self, record: dict, code: str) -> dict[str, bytes]:
         """Return every key of a person's that this recovery code opens (current or locked)."""
@@ -303,8 +328,9 @@ class Sealer:
             raise PermissionDenied(LOCKED_MESSAGE)
         salt = os.urandom(16)
         seal["salt"] = _b64(salt)
+        seal["kdf"] = dict(self.kdf)
         seal["by_password"] = _wrap(
-            self._password_key(record["id"], secret, password, salt),
+            self._password_key(record["id"], secret, password, salt, self.kdf),
             keyring.keys[seal["key_id"]],
             seal["key_id"],
         )

@@ -6,10 +6,10 @@ import zipfile
 
 import pytest
 
-from gallery_store import PermissionDenied, ValidationError
+from gallery_store import PermissionDenied, ValidationError, open_studio
 from gallery_store.models import User
 
-from .conftest import PASSWORD
+from .conftest import FAST_CONFIG, PASSWORD
 
 NEW_PASSWORD = "a slow tide over pebbles"
 MARKER = "lighthouse-marmalade-7731"  # words nobody else writes, to look for as bytes
@@ -243,3 +243,34 @@ def test_the_recovery_code_shows_until_the_person_has_kept_it(studio, participan
     assert studio.accounts.recovery_code_to_show(me) == code
     studio.accounts.recovery_code_kept(me)
     assert studio.accounts.recovery_code_to_show(me) is None
+
+
+def test_changing_the_password_hashing_settings_keeps_notes_open(
+    studio, participant, data_dir, clock
+):
+    # Bug: a seal did not keep the settings its key was made with, so notes written under
+    # one KINDRED_ARGON2_* setting opened as locked once the setting changed.
+    studio.reflections.write(participant, "Written under the first settings")
+    studio.close()
+    stronger = FAST_CONFIG.with_overrides(argon2_time_cost=2, argon2_memory_kib=2048)
+    again = open_studio(data_dir, stronger, clock)
+    try:
+        me = again.accounts.authenticate("robin", PASSWORD)
+        texts = [r.text for r in again.reflections.for_user(me, me.id)]
+        assert texts == ["Written under the first settings"]
+    finally:
+        again.close()
+
+
+def test_a_seal_from_before_settings_were_kept_opens_with_the_shipped_ones(studio, participant):
+    from gallery_store.sealing import DEFAULT_KDF, Sealer
+
+    record = studio.store.collection("users").get(participant.id)
+    shipped = Sealer(studio.accounts.sealer.vault, DEFAULT_KDF["t"], 1024, 1)
+    shipped.kdf = dict(DEFAULT_KDF)  # what the studio ran with when this seal was made
+    keyring = studio.accounts.sealer.with_password(record, PASSWORD)
+    old_seal = shipped.rewrap_password(record, keyring, PASSWORD)
+    del old_seal["kdf"]
+    # The studio now runs with its fast test settings, yet the old seal still opens.
+    opened = studio.accounts.sealer.with_password({**record, "seal": old_seal}, PASSWORD)
+    assert opened is not None and opened.keys == keyring.keys
