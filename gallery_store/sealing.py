@@ -297,9 +297,7 @@ class Sealer:
         if not seal or secret is None:
             return None
         for kdf in self._kdf_candidates(seal):
-            wrapping = self._password_key(
-                record["id"], secret, password, _unb64(seal["salt"]), kdf
-            )
+            wrapping = self._password_key(record["id"], secret, password, _unb64(seal["salt"]), kdf)
             data_key = _unwrap(wrapping, seal.get("by_password"), seal["key_id"])
             if data_key is not None:
                 return Keyring(record["id"], {seal["key_id"]: data_key}, seal["key_id"])
