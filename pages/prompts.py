@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import streamlit as st
 
 from gallery_store import StudioError
 from gallery_store.models import Prompt
-from gallery_store.text import escape_markdown
+from gallery_store.text import day_label, escape_markdown
 from prompts import INTENSITIES, THEME_TITLES
 from ui.context import Context
 from ui.widgets import show_text
@@ -154,7 +154,7 @@ def _plan(ctx: Context) -> None:
     st.dataframe(
         [
             {
-                "Day": f"{d.day:%a %d %b}",
+                "Day": day_label(d.day),
                 "Prompt": d.prompt.title if d.prompt else "—",
                 "Why": REASONS.get(d.reason, d.reason) + (" (after a skip)" if d.skipped else ""),
             }
@@ -193,16 +193,22 @@ def _plan(ctx: Context) -> None:
         left, right = st.columns([4, 1])
         if entry["kind"] == "pin":
             title = titles.get(entry["prompt_id"], "a prompt")
-            text = f"Pinned {title}: {entry['start']} to {entry['end']}"
+            first, last = _day(entry["start"]), _day(entry["end"])
+            text = f"Pinned {title}: {first}" + (f" to {last}" if last != first else "")
         elif entry["kind"] == "series":
             count = len(entry["prompt_ids"])
-            text = f"Series {entry.get('title') or ''} from {entry['start']}, {count} prompts"
+            text = f"Series {entry.get('title') or ''} from {_day(entry['start'])}, {count} prompts"
         else:
-            text = f"Skip on {entry['day']}"
+            text = f"Skip on {_day(entry['day'])}"
         left.markdown(escape_markdown(text))
         if right.button("Remove", key=f"remove_plan_{entry['id']}"):
             studio.prompts.remove_plan_entry(ctx.user, entry["id"])
             st.rerun()
+
+
+def _day(stored: str) -> str:
+    """Return a stored plan day (an ISO date) as the plan table writes its days."""
+    return day_label(date.fromisoformat(stored))
 
 
 def _act(action) -> None:
