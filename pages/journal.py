@@ -151,7 +151,11 @@ def _mood_chart(ctx: Context) -> None:
         .encode(
             x=alt.X("date:T", title="Day"),
             y=alt.Y(
-                "score:Q", title="Mood (1 very low – 5 very good)", scale=alt.Scale(domain=[1, 5])
+                "score:Q",
+                title="Mood (1 very low – 5 very good)",
+                scale=alt.Scale(domain=[1, 5]),
+                # Only the five mood levels: a tick at 1.5 is no mood anyone can choose.
+                axis=alt.Axis(values=list(MOODS), format="d"),
             ),
             color=alt.Color(
                 "moment:N",
