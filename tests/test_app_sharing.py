@@ -298,5 +298,7 @@ def test_the_mood_chart_ticks_only_at_mood_levels(
     axis = spec["encoding"]["y"]["axis"]
     assert axis["values"] == [1, 2, 3, 4, 5]
     assert axis["format"] == "d"
+    # Days as the app writes them everywhere ("Thu 3 Dec"), not "Nov 22" beside "Sat 21".
+    assert spec["encoding"]["x"]["axis"]["format"] == "%a %-d %b"
     assert button(at, "Save reflection")  # the journal itself still shows
     assert not at.exception
