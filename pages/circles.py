@@ -74,7 +74,7 @@ def render(ctx: Context) -> None:
 def _invites(ctx: Context, circle_id: str) -> None:
     studio = ctx.studio
     st.subheader("Invites")
-    with st.form("invite"):
+    with st.form("invite", clear_on_submit=True):
         label = st.text_input("Note to yourself (optional)", placeholder="For Maria")
         uses = st.number_input(
             "How many people can use it", min_value=1, max_value=INVITE_MAX_USES, value=1

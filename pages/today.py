@@ -110,7 +110,7 @@ def _your_piece(ctx: Context) -> None:
     except StudioError:  # deleted since, or the circle was left
         return
     with st.container(border=True, key="kc-your-piece"):
-        picture, words = st.columns([1, 2])
+        picture, words = st.columns([1, 3])
         with picture:
             artwork_link(ctx.pages["artwork"], artwork, "thumb")
         words.markdown("**Your piece is in your circle's gallery.**")
