@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from .durable import atomic_write_bytes
 from .errors import NotFound, PermissionDenied, SaveFailed, ValidationError
 from .images import ProcessedImage, process_upload
-from .models import Artwork, SharedArtwork, User
+from .media import digest_of
+from .models import Artwork, SharedArtwork, User, parse_time
 from .names import with_current_names
 from .policy import Policy
 from .text import clean_text
@@ -40,6 +41,8 @@ SENSITIVE_CHOICES = ("ask", "show", "hide")
 VARIANTS = ("thumb", "full", "blur")
 DRAFT_LIMIT = 2_000_000  # characters of canvas JSON
 WORDS = ("caption", "alt_text", "content_warning")  # kept as they are while under review
+# Sharing the same picture with the same words again this soon is a second press of Share.
+TWIN_SECONDS = 60
 DRAFT_FILE = re.compile(r"[0-9a-f]{24}\.json")  # the name of a drawing draft in drafts/
 
 
@@ -92,11 +95,26 @@ class Artworks:
             self._check_prompt(prompt_id)
         # Decoding is slow: do it outside the lock so others are not kept waiting.
         processed = process_upload(image_bytes, self.studio.config.images)
+        twin = {
+            **fields,
+            "circle_id": circle_id,
+            "prompt_id": prompt_id,
+            "digest": digest_of(processed.full),
+        }
+        with self.store.reading():
+            earlier = self._recent_twin(actor, twin)
+        if earlier is not None:
+            return self._shared_again(earlier, assessment, circle_id)
         names, digests = self._write_files(processed)
         try:
             with self.store.transaction():
                 user = self.policy.active(actor)
                 self.policy.member(actor, circle_id)
+                # Two presses at once both got this far: the first one's artwork stands.
+                earlier = self._recent_twin(actor, twin)
+                if earlier is not None:
+                    self.studio.media.delete(list(names.values()))
+                    return self._shared_again(earlier, assessment, circle_id)
                 now = self.studio.now().isoformat()
                 record = self.artworks.insert(
                     {
@@ -126,6 +144,25 @@ class Artworks:
             self.studio.media.delete(list(names.values()))
             raise
         # A caption that worries us still saves: the art is theirs to share.
+        support = self.studio.support.offer(assessment, circle_id)
+        return SharedArtwork.from_record(record, support=support)
+
+    def _recent_twin(self, actor: User, twin: dict) -> dict | None:
+        """Return the actor's artwork of the last minute with this picture and these words."""
+        since = self.studio.now().timestamp() - TWIN_SECONDS
+        for record in self.artworks.newest_by("user", actor.id):
+            if parse_time(record["created_at"]).timestamp() < since:
+                return None
+            if (
+                all(record.get(name) == twin[name] for name in (*WORDS, "circle_id", "prompt_id"))
+                and (record.get("digests") or {}).get(record.get("full_name")) == twin["digest"]
+            ):
+                return record
+        return None
+
+    def _shared_again(self, record: dict, assessment, circle_id: str) -> SharedArtwork:
+        """Answer a second press of Share with the artwork the first one made."""
+        log.info("a second share of the same artwork within a minute returned the first")
         support = self.studio.support.offer(assessment, circle_id)
         return SharedArtwork.from_record(record, support=support)
 

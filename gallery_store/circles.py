@@ -2,11 +2,15 @@
 
 A co-facilitator's invites always run out (policy.py has the limits), and they end for good
 when that person is made a participant again, paused, or taken out of the circle.
+
+An invite code is looked up by its hash. The code itself is kept only sealed with the data
+key of the person who made it (sealing.py), so they, and nobody else, can see their active
+codes again while they are signed in; the store never holds a code in the clear.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -209,20 +213,27 @@ class Circles:
                     # A co-facilitator's invites end with their role; a therapist's don't.
                     "made_as": membership["role"],
                     "created_at": now.isoformat(),
+                    **_sealed_code(actor, code),
                 }
             )
         return code
 
     def invites(self, actor: User, circle_id: str) -> list[Invite]:
-        """Return a circle's invites, newest first."""
+        """Return a circle's invites, newest first; the actor's own active ones with their code."""
+        now = self.studio.now()
         with self.store.reading():
             self.policy.facilitator(actor, circle_id, therapist_only=False)
-            return [
-                Invite.from_record(
-                    r, revoked=r.get("revoked", False) or not self.policy.invite_maker_trusted(r)
+            found = []
+            for record in reversed(self.invites_.by("circle", circle_id)):
+                invite = Invite.from_record(
+                    record,
+                    revoked=record.get("revoked", False)
+                    or not self.policy.invite_maker_trusted(record),
                 )
-                for r in reversed(self.invites_.by("circle", circle_id))
-            ]
+                if invite.usable(now) and record.get("created_by") == actor.id:
+                    invite = replace(invite, code=_opened_code(actor, record))
+                found.append(invite)
+            return found
 
     def revoke_invite(self, actor: User, invite_id: str) -> Invite:
         """Stop an invite code from working."""
@@ -305,3 +316,21 @@ class Circles:
                 raise NotFound("That person isn't a participant in this circle.")
             self.end_invites_made_by(user_id, circle_id)
             self.memberships.remove(membership["id"])
+
+
+def _sealed_code(actor: User, code: str) -> dict:
+    """Return the invite record's field holding its code, sealed for its maker (or nothing)."""
+    keyring = actor.keyring
+    if keyring is None or keyring.user_id != actor.id:
+        return {}
+    return {"code_sealed": keyring.seal({"code": code}, f"invite:{code_hash(code)}")}
+
+
+def _opened_code(actor: User, record: dict) -> str | None:
+    """Return an invite's code for the person who made it, if their keys are open."""
+    sealed = record.get("code_sealed")
+    keyring = actor.keyring
+    if not sealed or keyring is None or keyring.user_id != actor.id:
+        return None
+    opened = keyring.open(sealed, f"invite:{record['code_hash']}")
+    return opened.get("code") if opened else None

@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING
 
 from .durable import save_failure
 from .errors import AuthenticationFailed, NotFound, PermissionDenied, StudioError
-from .models import ROLE_THERAPIST, User
+from .models import ROLE_THERAPIST, User, parse_time
 from .names import with_current_names
 from .policy import PARTICIPANT, Policy
+from .text import date_label
 
 if TYPE_CHECKING:
     from .studio import Studio
@@ -172,7 +173,11 @@ class Exports:
     def write_personal_archive(
         self, actor: User, destination: Path, progress: Progress | None = None
     ) -> Path:
-        """Write the actor's ZIP (JSON, full-size images and an offline index.html)."""
+        """Write the actor's ZIP (JSON, the kept copy of each image and an offline index.html).
+
+        The studio never keeps an upload as it came: it keeps a cleaned copy at most
+        ``full_edge`` pixels on its long side (images.py), and that copy is what is exported.
+        """
         data = self.personal_data(actor)
         destination.parent.mkdir(parents=True, exist_ok=True)
         artworks = data["artworks"]
@@ -196,7 +201,7 @@ class Exports:
                 if progress:
                     progress(number / max(1, len(artworks)) * 0.9, "Gathering your art…")
             archive.writestr("data.json", json.dumps(data, indent=2, ensure_ascii=False))
-            archive.writestr("index.html", _index_html(data))
+            archive.writestr("index.html", _index_html(data, self.studio.config.images.full_edge))
         if progress:
             progress(1.0, "Ready.")
         return destination
@@ -448,14 +453,26 @@ def _text(value: object) -> str:
     return html.escape(str(value or "")).replace("\n", "<br>")
 
 
-def _index_html(data: dict) -> str:
+def _when(value: object) -> str:
+    """Return a stored time as a plain date ("Thu 3 Dec 2026"); data.json keeps it exact."""
+    try:
+        moment = parse_time(value)
+    except (TypeError, ValueError):
+        return _text(value)
+    return date_label(moment) if moment else ""
+
+
+def _index_html(data: dict, full_edge: int) -> str:
     parts = [
         "<!doctype html><html lang='en'><meta charset='utf-8'>",
         "<title>My Kindred Canvas journal</title>",
         f"<style>{_STYLE}</style><body>",
         f"<h1>{_text(data['account'].get('display_name'))}'s Kindred Canvas</h1>",
         "<p class='muted'>Everything you made and wrote, exported from Kindred Canvas. "
-        "The same data is in data.json.</p><h2>Artworks</h2>",
+        "The same data is in data.json, with exact times.</p>",
+        f"<p class='muted'>Each picture is the copy Kindred Canvas keeps: at most {full_edge} "
+        "pixels on its longer side, without location or camera details. The file you "
+        "uploaded is still yours on your own device.</p><h2>Artworks</h2>",
     ]
     comments: dict[str, list[dict]] = {}
     for comment in data["comments_on_my_art"]:
@@ -469,9 +486,14 @@ def _index_html(data: dict) -> str:
             parts.append(
                 f"<p class='muted'>Content warning: {_text(artwork['content_warning'])}</p>"
             )
+        size = (
+            f" · {int(artwork['width'])} × {int(artwork['height'])} pixels"
+            if artwork.get("file") and artwork.get("width") and artwork.get("height")
+            else ""
+        )
         parts.append(
             f"<p class='muted'>Alt text: {_text(artwork.get('alt_text'))} · "
-            f"shared {_text(artwork.get('created_at'))}</p>"
+            f"shared {_when(artwork.get('created_at'))}{size}</p>"
         )
         for comment in comments.get(artwork["id"], []):
             parts.append(f"<p><b>{_text(comment['author_name'])}</b>: {_text(comment['text'])}</p>")
@@ -479,21 +501,21 @@ def _index_html(data: dict) -> str:
     parts.append("<h2>Reflections</h2>")
     for reflection in data["reflections"]:
         parts.append(
-            f"<section><p class='muted'>{_text(reflection.get('created_at'))}"
+            f"<section><p class='muted'>{_when(reflection.get('created_at'))}"
             f"{' · shared with my therapist' if reflection.get('share_with_therapist') else ''}"
             f"</p><p>{_text(reflection['text'])}</p></section>"
         )
     parts.append("<h2>Mood check-ins</h2><ul>")
     for mood in data["moods"]:
         parts.append(
-            f"<li>{_text(mood.get('created_at'))}: {_text(mood.get('moment'))} "
+            f"<li>{_when(mood.get('created_at'))}: {_text(mood.get('moment'))} "
             f"{_text(mood.get('score'))}/5</li>"
         )
     parts.append("</ul><h2>My comments</h2>")
     for comment in data["my_comments"]:
         parts.append(
             f"<p>{_text(comment['text'])} <span class='muted'>"
-            f"{_text(comment.get('created_at'))}</span></p>"
+            f"{_when(comment.get('created_at'))}</span></p>"
         )
     parts.append("</body></html>")
     return "".join(parts)

@@ -176,10 +176,12 @@ def detect_crisis(text: str) -> CrisisMatch | None:
 
 # --- Gentle language --------------------------------------------------------------------------
 
-_NOTICE = "Try: “I notice … and it makes me feel …”"
-_WONDER = "Try: “I wonder what it was like to …”"
-_CURIOUS = "Try: “I'm curious what this means to you — would you like to share?”"
-_STAYS = "Try: “What stays with me is …”"
+# A suggestion is only the kinder words: pages put them after their own lead-in ("You could
+# try: …"), so a suggestion must not bring one of its own.
+_NOTICE = "“I notice … and it makes me feel …”"
+_WONDER = "“I wonder what it was like to …”"
+_CURIOUS = "“I'm curious what this means to you — would you like to share?”"
+_STAYS = "“What stays with me is …”"
 
 # (phrase, regex, suggested reframe). The phrase is what the commenter is told we noticed.
 _GENTLE_RULES: tuple[tuple[str, str, str], ...] = (
@@ -189,7 +191,7 @@ _GENTLE_RULES: tuple[tuple[str, str, str], ...] = (
         r"\blooks? like (?:a|my) (?:child|kid|toddler|(?:\w+ )?year old) (?:did|drew|made|"
         r"painted|could do)\b|\bmy (?:kid|child|toddler|son|daughter) could (?:do|draw|paint|"
         r"make)\b|\bchildish\b",
-        "Try: “There's something playful and free here — I notice …”",
+        "“There's something playful and free here — I notice …”",
     ),
     (
         "you should have",
@@ -210,20 +212,20 @@ _GENTLE_RULES: tuple[tuple[str, str, str], ...] = (
         "you need to",
         r"\byou (?:need|have|ought|got) to (?:add|use|fix|work on|learn|practice|practise|change|"
         r"make it|try harder|improve|redo|start over)\b",
-        "Try: “What stands out to me is …”",
+        "“What stands out to me is …”",
     ),
     (
         "fix",
         # An order ("fix the hands"), not a wish ("I wish I could fix this for you").
         r"(?<!could )(?<!to )(?<!can )(?<!will )(?<!help )\bfix (?:the|this|that|your|it)\b",
-        "Try: “What stands out to me is …”",
+        "“What stands out to me is …”",
     ),
     (
         "wrong",
         r"(?<!nothing )(?<!no )(?<!not )(?<!never )(?<!cant go )(?<!cannot go )(?<!can not go )"
         r"(?<!couldnt go )(?<!wont go )(?<!dont go )\bwrong\b(?! (?:way|with (?:taking|me|resting|"
         r"feeling|that)|answer here)\b)",
-        "Try: “I notice … — I'm curious what it means to you.”",
+        "“I notice … — I'm curious what it means to you.”",
     ),
     (
         "bad",
@@ -244,7 +246,7 @@ _GENTLE_RULES: tuple[tuple[str, str, str], ...] = (
         "messy",
         r"(?<!beautifully )(?<!wonderfully )(?<!gloriously )(?<!lovely )(?<!love how )"
         r"(?<!love the )\b(?:messy|sloppy)\b(?! in a good way\b)",
-        "Try: “The loose, layered marks make me feel …”",
+        "“The loose, layered marks make me feel …”",
     ),
     ("boring", r"(?<!not )(?<!never )(?<!anything but )\b(?:boring|dull|meh)\b", _STAYS),
     ("not good", r"\b(?:not|no) good\b|\bnot very good\b|\bnot your best\b", _STAYS),
@@ -253,7 +255,7 @@ _GENTLE_RULES: tuple[tuple[str, str, str], ...] = (
     (
         "too dark",
         r"\btoo (?:dark|bright|busy|plain|simple|basic|crowded|much going on)\b",
-        "Try: “The dark tones make me feel … — I wonder what they hold for you.”",
+        "“The dark tones make me feel … — I wonder what they hold for you.”",
     ),
     (
         "doesn't make sense",
@@ -270,7 +272,7 @@ _GENTLE_RULES: tuple[tuple[str, str, str], ...] = (
         "don't like",
         r"\b(?:dont|do not) (?:really )?like (?:it|this|that|the|your|how)\b|"
         r"\bhate (?:it|this|the|your)\b(?! (?:for you|happened|you had|you went)\b)",
-        "Try: “When I look at … I feel …”",
+        "“When I look at … I feel …”",
     ),
 )
 

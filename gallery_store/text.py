@@ -11,12 +11,14 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
-from datetime import datetime
+from datetime import date, datetime
 
 from gallery_store.errors import ValidationError
 
 __all__ = [
     "clean_text",
+    "date_label",
+    "day_label",
     "escape_markdown",
     "html_attr",
     "html_text",
@@ -175,6 +177,19 @@ def relative_time(then: datetime, now: datetime) -> str:
     if days < 14:
         return f"{days} days ago"
     return f"{then.day} {_MONTHS[then.month - 1]} {then.year}"
+
+
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def day_label(day: date) -> str:
+    """Return a day as the app writes days everywhere: "Thu 3 Dec"."""
+    return f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]}"
+
+
+def date_label(day: date) -> str:
+    """Return a day with its year, for what is kept for years: "Thu 3 Dec 2026"."""
+    return f"{day_label(day)} {day.year}"
 
 
 def _plural(count: int, unit: str) -> str:

@@ -13,9 +13,9 @@ from gallery_store.policy import (
     PARTICIPANT,
 )
 from gallery_store.support import REGIONS
-from gallery_store.text import escape_markdown
+from gallery_store.text import day_label, escape_markdown
 from prompts import THEME_TITLES
-from ui.context import Context
+from ui.context import Context, switch_circle
 
 ROLE_NAMES = {FACILITATOR: "Therapist", COFACILITATOR: "Co-facilitator", PARTICIPANT: "Participant"}
 
@@ -47,7 +47,9 @@ def render(ctx: Context) -> None:
                 except StudioError as exc:
                     st.error(exc.message)
                 else:
-                    st.session_state["circle_id"] = created.id
+                    switch_circle(created.id)
+                    # The chooser below is not on the page yet in this run: it may be set.
+                    st.session_state["manage_circle"] = created.id
                     st.rerun()
     circles = studio.circles.facilitated(ctx.user)
     if not circles:
@@ -74,7 +76,7 @@ def render(ctx: Context) -> None:
 def _invites(ctx: Context, circle_id: str) -> None:
     studio = ctx.studio
     st.subheader("Invites")
-    with st.form("invite"):
+    with st.form("invite", clear_on_submit=True):
         label = st.text_input("Note to yourself (optional)", placeholder="For Maria")
         uses = st.number_input(
             "How many people can use it", min_value=1, max_value=INVITE_MAX_USES, value=1
@@ -103,29 +105,58 @@ def _invites(ctx: Context, circle_id: str) -> None:
             except StudioError as exc:
                 st.error(exc.message)
             else:
-                st.session_state["new_invite_code"] = code
-    code = st.session_state.get("new_invite_code")
-    if code:
-        st.success("Share this code with the person you're inviting. It's shown only now.")
-        st.code(code, language=None)
-    for invite in studio.circles.invites(ctx.user, circle_id):
-        now = studio.now()
-        state = (
-            "active"
-            if invite.usable(now)
-            else ("revoked" if invite.revoked else "used up or expired")
-        )
-        uses = f"{invite.uses}/{invite.max_uses}" if invite.max_uses else f"{invite.uses}"
-        left, right = st.columns([4, 1])
-        left.markdown(
-            f"{escape_markdown(invite.label) or 'Invite'}"
-            + (" · for a therapist" if invite.for_therapist else "")
-            + f" · used {uses} · {state}"
-            + (f" · expires {invite.expires_at:%d %b}" if invite.expires_at else "")
-        )
-        if invite.usable(now) and right.button("Revoke", key=f"revoke_{invite.id}"):
-            studio.circles.revoke_invite(ctx.user, invite.id)
-            st.rerun()
+                st.session_state["new_invite_code"] = (circle_id, code)
+    made = st.session_state.get("new_invite_code")
+    if made and made[0] == circle_id:
+        with st.container(key="kc-new-invite"):
+            st.success(
+                "Share this code with the person you're inviting. Your active codes stay "
+                "in the list below, to copy again or revoke."
+            )
+            st.code(made[1], language=None)
+    now = studio.now()
+    invites = studio.circles.invites(ctx.user, circle_id)
+    active = [i for i in invites if i.usable(now)]
+    st.markdown("**Active invite codes**")
+    if not active:
+        st.caption("None right now. Make one above when someone is ready to join.")
+    for invite in active:
+        with st.container(border=True, key=f"kc-invite-{invite.id}"):
+            left, right = st.columns([4, 1])
+            left.markdown(_invite_line(invite))
+            if invite.code:
+                # The copy button is on the code block.
+                left.code(invite.code, language=None)
+            else:
+                left.caption(
+                    "Only the person who made this code can see it again (it was shown "
+                    "to them when it was made)."
+                )
+            if right.button("Revoke", key=f"revoke_{invite.id}"):
+                studio.circles.revoke_invite(ctx.user, invite.id)
+                st.rerun()
+    ended = [i for i in invites if not i.usable(now)]
+    if ended:
+        with st.expander(f"Used, expired or revoked ({len(ended)})"):
+            for invite in ended:
+                state = "revoked" if invite.revoked else "used up or expired"
+                st.markdown(f"{_invite_line(invite)} · {state}")
+
+
+def _invite_line(invite) -> str:
+    """Say what an invite is for, how many uses it has left and when it runs out."""
+    parts = [escape_markdown(invite.label) or "Invite"]
+    if invite.for_therapist:
+        parts.append("for a therapist")
+    if invite.max_uses is None:
+        parts.append(f"used {invite.uses} · no limit on uses")
+    else:
+        left = max(0, invite.max_uses - invite.uses)
+        uses = "use" if invite.max_uses == 1 else "uses"
+        parts.append(f"{left} of {invite.max_uses} {uses} left")
+    if invite.expires_at:
+        parts.append(f"expires {day_label(invite.expires_at)}")
+    return " · ".join(parts)
 
 
 def _members(ctx: Context, circle_id: str) -> None:

@@ -11,10 +11,14 @@ from gallery_store.text import escape_markdown, relative_time
 from prompts import THEME_TITLES
 from ui.context import Context
 from ui.flash import flash
-from ui.widgets import artwork_image, rerun_fragment, show_text, support_panel
+from ui.widgets import artwork_image, artwork_link, rerun_fragment, show_text, support_panel
 
 PER_PAGE = 24
 COLUMNS = 4
+# The gallery's filters, by their name in the address and their widget's key. They live in
+# the address, so opening an artwork and coming back, deleting one, a reload or the
+# browser's Back button all find the gallery as the person left it.
+FILTERS = {"mine": "gallery_mine", "theme": "gallery_theme", "prompt": "gallery_prompt"}
 
 
 def render(ctx: Context) -> None:
@@ -26,7 +30,9 @@ def render(ctx: Context) -> None:
     artwork_id = st.query_params.get("art")
     if artwork_id:
         # A link to one artwork: open it on its own page.
-        st.switch_page(ctx.pages["artwork"], query_params={"art": artwork_id})
+        st.switch_page(
+            ctx.pages["artwork"], query_params={"art": artwork_id, **_filters_in_address()}
+        )
     _grid(ctx)
 
 
@@ -43,7 +49,21 @@ def render_artwork(ctx: Context) -> None:
 
 def _back_to_gallery(ctx: Context) -> None:
     if st.button("← Back to the gallery", key="back_to_gallery"):
-        st.switch_page(ctx.pages["gallery"])
+        st.switch_page(ctx.pages["gallery"], query_params=_filters_in_address())
+
+
+def _filters_in_address() -> dict[str, str]:
+    """Return the gallery filters the address holds (an artwork's page carries them too)."""
+    return {name: st.query_params[name] for name in FILTERS if st.query_params.get(name)}
+
+
+def _keep_in_address(filters: dict[str, str | None]) -> None:
+    for name, value in filters.items():
+        if value:
+            if st.query_params.get(name) != value:
+                st.query_params[name] = value
+        elif name in st.query_params:
+            del st.query_params[name]
 
 
 def _sensitive_choice(ctx: Context) -> str:
@@ -53,31 +73,51 @@ def _sensitive_choice(ctx: Context) -> str:
 def _grid(ctx: Context) -> None:
     studio = ctx.studio
     st.title(f"{escape_markdown(ctx.circle.name)} gallery")
-    left, middle, right = st.columns([1, 1, 1])
-    mine = left.toggle("Only my art", key="gallery_mine")
-    theme = middle.selectbox(
-        "Theme",
-        [None, *THEME_TITLES],
-        format_func=lambda t: "All themes" if t is None else THEME_TITLES[t],
-        key="gallery_theme",
+    past = studio.prompts.past(ctx.user, ctx.circle.id, days=28)
+    prompt_titles = {None: "Any prompt"} | {p.prompt.id: p.prompt.title for p in past}
+    address = _filters_in_address()
+    # Only when the widgets are new (first visit, or back from another page): after that
+    # they hold what the person chose.
+    st.session_state.setdefault(FILTERS["mine"], address.get("mine") == "1")
+    st.session_state.setdefault(
+        FILTERS["theme"], address.get("theme") if address.get("theme") in THEME_TITLES else None
     )
-    choice = _sensitive_choice(ctx)
-    labels = {"ask": "Blur it and ask me", "show": "Always show it", "hide": "Always hide it"}
-    new_choice = right.selectbox(
-        "Art with a content warning",
-        list(labels),
-        index=list(labels).index(choice),
-        format_func=labels.get,
-        key="gallery_sensitive",
+    st.session_state.setdefault(
+        FILTERS["prompt"], address.get("prompt") if address.get("prompt") in prompt_titles else None
     )
+    # Folded away, so the art comes first, even on a phone.
+    with st.expander("Filters and content warnings"):
+        left, right = st.columns(2)
+        mine = left.toggle("Only my art", key=FILTERS["mine"])
+        theme = right.selectbox(
+            "Theme",
+            [None, *THEME_TITLES],
+            format_func=lambda t: "All themes" if t is None else THEME_TITLES[t],
+            key=FILTERS["theme"],
+        )
+        prompt_id = st.selectbox(
+            "Prompt", list(prompt_titles), format_func=prompt_titles.get, key=FILTERS["prompt"]
+        )
+        choice = _sensitive_choice(ctx)
+        labels = {"ask": "Blur it and ask me", "show": "Always show it", "hide": "Always hide it"}
+        new_choice = st.selectbox(
+            "Art with a content warning",
+            list(labels),
+            index=list(labels).index(choice),
+            format_func=labels.get,
+            key="gallery_sensitive",
+        )
     if new_choice != choice:
         studio.artworks.set_sensitive_choice(ctx.user, new_choice)
         choice = new_choice
-    past = studio.prompts.past(ctx.user, ctx.circle.id, days=28)
-    prompt_titles = {None: "Any prompt"} | {p.prompt.id: p.prompt.title for p in past}
-    prompt_id = st.selectbox(
-        "Prompt", list(prompt_titles), format_func=prompt_titles.get, key="gallery_prompt"
-    )
+    showing = [
+        *(["only your art"] if mine else []),
+        *([THEME_TITLES[theme]] if theme else []),
+        *([f"“{escape_markdown(prompt_titles[prompt_id])}”"] if prompt_id else []),
+    ]
+    if showing:
+        st.caption("Showing " + " · ".join(showing))
+    _keep_in_address({"mine": "1" if mine else None, "theme": theme, "prompt": prompt_id})
     filters = (mine, theme, prompt_id)
     if st.session_state.get("gallery_filters") != filters:
         st.session_state["gallery_filters"] = filters
@@ -94,12 +134,13 @@ def _grid(ctx: Context) -> None:
     )
     if not page:
         st.info("No art here yet. When someone shares, it will appear here — newest first.")
+    query = _filters_in_address()
     for start in range(0, len(page), COLUMNS):
         for column, artwork in zip(
             st.columns(COLUMNS), page[start : start + COLUMNS], strict=False
         ):
             with column, st.container(border=True):
-                _card(ctx, artwork, choice)
+                _card(ctx, artwork, choice, query)
     previous, _, following = st.columns([1, 2, 1])
     if page_number > 1 and previous.button("← Newer", key="gallery_newer"):
         st.session_state["gallery_page"] = page_number - 1
@@ -113,24 +154,31 @@ def _revealed() -> set[str]:
     return st.session_state.setdefault("revealed_art", set())
 
 
-def _card(ctx: Context, artwork: Artwork, choice: str) -> None:
+def _card(ctx: Context, artwork: Artwork, choice: str, query: dict[str, str]) -> None:
+    """One piece in the grid: its thumbnail is the link to its page."""
     warned = bool(artwork.content_warning)
+    page = ctx.pages["artwork"]
     if warned and choice == "hide" and artwork.id not in _revealed():
         st.markdown(f"*Hidden: {escape_markdown(artwork.content_warning)}*")
+        st.page_link(page, label="Open this artwork", query_params={"art": artwork.id, **query})
     elif warned and choice != "show" and artwork.id not in _revealed():
-        artwork_image(artwork, "blur", note=f"Content warning: {artwork.content_warning}")
+        artwork_link(
+            page,
+            artwork,
+            "blur",
+            query=query,
+            note=f"Content warning: {artwork.content_warning}",
+        )
         if st.button("Show this artwork", key=f"reveal_{artwork.id}"):
             _revealed().add(artwork.id)
             st.rerun()
     else:
-        artwork_image(artwork, "thumb")
+        artwork_link(page, artwork, "thumb", query=query)
     st.markdown(f"**{escape_markdown(artwork.artist_name)}**")
     if artwork.status == "hidden":
         st.caption("Hidden from the circle while a facilitator takes a look.")
     if artwork.caption:
         show_text(artwork.caption[:140] + ("…" if len(artwork.caption) > 140 else ""), caption=True)
-    if st.button("Open", key=f"open_{artwork.id}"):
-        st.switch_page(ctx.pages["artwork"], query_params={"art": artwork.id})
 
 
 def _artwork_view(ctx: Context, artwork_id: str) -> None:
@@ -145,10 +193,13 @@ def _artwork_view(ctx: Context, artwork_id: str) -> None:
     st.title(f"By {escape_markdown(artwork.artist_name)}")
     choice = _sensitive_choice(ctx)
     if artwork.content_warning and choice != "show" and artwork_id not in _revealed():
-        artwork_image(artwork, "blur", note=f"Content warning: {artwork.content_warning}")
+        # The warning and the choice come first, and the blurred copy stays small, so both
+        # are on the first screen of a phone or a laptop.
+        st.warning(f"Content warning: {escape_markdown(artwork.content_warning)}")
         if st.button("Show this artwork", key=f"reveal_full_{artwork.id}"):
             _revealed().add(artwork.id)
             st.rerun()
+        artwork_image(artwork, "blur", max_height="30vh")
     else:
         artwork_image(artwork, "full")
     if artwork.status == "hidden":
@@ -350,9 +401,13 @@ def _artist_tools(ctx: Context, artwork: Artwork) -> None:
 @st.dialog("Delete this artwork?")
 def _confirm_delete(ctx: Context, artwork_id: str) -> None:
     st.write("Its image, comments and reactions will be removed for good.")
-    if st.button("Yes, delete it", type="primary", key="confirm_delete_art"):
+    left, right = st.columns(2)
+    if left.button("Yes, delete it", type="primary", key="confirm_delete_art"):
         ctx.studio.artworks.delete(ctx.user, artwork_id)
-        st.switch_page(ctx.pages["gallery"])
+        # Back to the gallery as it was left: the filters came along in the address.
+        st.switch_page(ctx.pages["gallery"], query_params=_filters_in_address())
+    if right.button("Keep it", key="keep_art"):
+        st.rerun()
 
 
 if __name__ == "__main__":

@@ -163,9 +163,14 @@ def _mood_chart(ctx: Context) -> None:
         alt.Chart(alt.Data(values=[{**r, "date": str(r["date"])} for r in rows]))
         .mark_line(point=True)
         .encode(
-            x=alt.X("date:T", title="Day"),
+            # One way of writing days, as everywhere in the app: "Thu 3 Dec".
+            x=alt.X("date:T", title="Day", axis=alt.Axis(format="%a %-d %b")),
             y=alt.Y(
-                "score:Q", title="Mood (1 very low – 5 very good)", scale=alt.Scale(domain=[1, 5])
+                "score:Q",
+                title="Mood (1 very low – 5 very good)",
+                scale=alt.Scale(domain=[1, 5]),
+                # Only the five mood levels: a tick at 1.5 is no mood anyone can choose.
+                axis=alt.Axis(values=list(MOODS), format="d"),
             ),
             color=alt.Color(
                 "moment:N",

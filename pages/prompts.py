@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import streamlit as st
 
 from gallery_store import StudioError
 from gallery_store.models import Prompt
-from gallery_store.text import escape_markdown
+from gallery_store.text import day_label, escape_markdown
 from prompts import INTENSITIES, THEME_TITLES
 from ui.context import Context
 from ui.flash import flash
@@ -160,7 +160,7 @@ def _plan(ctx: Context) -> None:
     st.dataframe(
         [
             {
-                "Day": f"{d.day:%a %d %b}",
+                "Day": day_label(d.day),
                 "Prompt": d.prompt.title if d.prompt else "—",
                 "Why": REASONS.get(d.reason, d.reason) + (" (after a skip)" if d.skipped else ""),
             }
@@ -199,12 +199,13 @@ def _plan(ctx: Context) -> None:
         left, right = st.columns([4, 1])
         if entry["kind"] == "pin":
             title = titles.get(entry["prompt_id"], "a prompt")
-            text = f"Pinned {title}: {entry['start']} to {entry['end']}"
+            first, last = _day(entry["start"]), _day(entry["end"])
+            text = f"Pinned {title}: {first}" + (f" to {last}" if last != first else "")
         elif entry["kind"] == "series":
             count = len(entry["prompt_ids"])
-            text = f"Series {entry.get('title') or ''} from {entry['start']}, {count} prompts"
+            text = f"Series {entry.get('title') or ''} from {_day(entry['start'])}, {count} prompts"
         else:
-            text = f"Skip on {entry['day']}"
+            text = f"Skip on {_day(entry['day'])}"
         left.markdown(escape_markdown(text))
         if right.button("Remove", key=f"remove_plan_{entry['id']}"):
             studio.prompts.remove_plan_entry(ctx.user, entry["id"])
@@ -217,6 +218,11 @@ def _shown(days: int) -> str:
     if days == 0:
         return "Not shown in the last 90 days"
     return f"Shown on {days} day{'s' if days != 1 else ''} in the last 90"
+
+
+def _day(stored: str) -> str:
+    """Return a stored plan day (an ISO date) as the plan table writes its days."""
+    return day_label(date.fromisoformat(stored))
 
 
 def _act(action) -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import streamlit as st
 
+from gallery_store import StudioError
 from gallery_store.text import escape_markdown
+from prompts import THEME_TITLES
 from ui.context import Context
 from ui.drawing import drawing_board
-from ui.forms import mood_check_in, share_form, upload_preview
+from ui.forms import mood_check_in, round_key, share_form, share_round, upload_preview
 from ui.prompt_choice import ChosenPrompt, answering, choose, clear
-from ui.widgets import show_text
+from ui.widgets import artwork_link, show_text
 
 EARLIER_DAYS = 14
 
@@ -49,18 +51,21 @@ def render(ctx: Context) -> None:
         horizontal=True,
         key="share_source",
     )
+    # Each share starts a new round: the picture widgets come back empty (ui.forms.round_key).
     if source.startswith("Draw"):
-        image_bytes = drawing_board(studio, ctx.user)
+        image_bytes = drawing_board(studio, ctx.user, fresh=share_round("today"))
         uploaded = None
     elif source.startswith("Upload"):
         uploaded = st.file_uploader(
             "Choose an image (JPEG, PNG or WebP, up to "
             f"{studio.config.images.max_bytes // (1024 * 1024)} MB)",
             type=["jpg", "jpeg", "png", "webp"],
-            key="share_upload",
+            key=round_key("share_upload", "today"),
         )
     else:
-        uploaded = st.camera_input("Take a photo of your artwork", key="share_camera")
+        uploaded = st.camera_input(
+            "Take a photo of your artwork", key=round_key("share_camera", "today")
+        )
     if not source.startswith("Draw"):
         image_bytes = uploaded.getvalue() if uploaded is not None else None
     if image_bytes and not source.startswith("Draw"):
@@ -71,6 +76,7 @@ def render(ctx: Context) -> None:
     if artwork is not None:
         st.success("Shared with your circle. Thank you for showing up today.")
         st.session_state["shared_artwork_id"] = artwork.id
+    _your_piece(ctx)
     if st.session_state.get("shared_artwork_id"):
         mood_check_in(studio, ctx.user, ctx.circle.id, "after", prompt_id=prompt_id, key="today")
 
@@ -95,11 +101,31 @@ def _earlier_prompts(ctx: Context, answering_id: str | None) -> None:
                 st.rerun()
 
 
+def _your_piece(ctx: Context) -> None:
+    """Show the piece just shared, linked to its page, until the next one is shared."""
+    artwork_id = st.session_state.get("shared_artwork_id")
+    if not artwork_id:
+        return
+    try:
+        artwork = ctx.studio.artworks.get(ctx.user, artwork_id)
+    except StudioError:  # deleted since, or the circle was left
+        return
+    with st.container(border=True, key="kc-your-piece"):
+        picture, words = st.columns([1, 3])
+        with picture:
+            artwork_link(ctx.pages["artwork"], artwork, "thumb")
+        words.markdown("**Your piece is in your circle's gallery.**")
+        words.page_link(
+            ctx.pages["artwork"], label="Open your piece", query_params={"art": artwork.id}
+        )
+
+
 def _show_prompt(answer: ChosenPrompt) -> None:
     prompt = answer.prompt
     with st.container(border=True):
         label = answer.label
-        st.caption(f"{label} · about {prompt.minutes} minutes · {', '.join(prompt.themes)}")
+        themes = ", ".join(THEME_TITLES.get(theme, theme) for theme in prompt.themes)
+        st.caption(f"{label} · about {prompt.minutes} minutes · {themes}")
         st.header(escape_markdown(prompt.title))
         show_text(prompt.instructions)
         if prompt.materials:

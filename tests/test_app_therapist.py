@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
 import pytest
 
 from gallery_store import StudioError
 from gallery_store.policy import COFACILITATOR
-from gallery_store.text import escape_markdown
+from gallery_store.text import day_label, escape_markdown
 from prompts import THEME_TITLES
 from tests.apptest import (
     all_text,
@@ -36,6 +39,20 @@ def test_a_therapist_creates_a_circle(studio, data_dir, monkeypatch, therapist):
     assert at.selectbox(key="manage_circle").value == created.id
     assert "Invites" in [s.value for s in at.subheader]
     assert not at.exception
+
+
+def test_a_therapist_with_circles_creates_another_and_looks_at_it(
+    studio, data_dir, monkeypatch, therapist, circle, other_circle
+):
+    # Bug: with the sidebar's circle choice already on the page, creating a circle set its
+    # key directly and the page said "Something went wrong" (the circle was still made).
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="circles")
+    widget(at.text_input, "Circle name").input("Friday art club")
+    click(at, "Create circle")
+
+    created = next(c for c in studio.circles.facilitated(therapist) if c.name == "Friday art club")
+    assert not at.exception
+    assert at.selectbox(key="manage_circle").value == created.id
 
 
 def test_a_new_therapist_is_welcomed_and_led_to_a_first_circle_then_an_invite(
@@ -93,25 +110,62 @@ def test_a_bad_time_zone_is_refused_kindly(studio, data_dir, monkeypatch, therap
     assert not at.exception
 
 
-def test_an_invite_code_is_shown_once_and_works(studio, data_dir, monkeypatch, therapist, circle):
+def _invite_codes(at) -> list[str]:
+    """Return the invite codes shown (not the recovery code a new account is shown)."""
+    return [c.value for c in at.code if c.value.startswith("KC-")]
+
+
+def test_an_invite_code_is_shown_and_works(studio, data_dir, monkeypatch, therapist, circle):
     at = app_for(studio, data_dir, monkeypatch, user=therapist, page="circles")
     widget(at.text_input, "Note to yourself (optional)").input("For Maria")
     click(at, "Make an invite code")
 
-    [code] = [c.value for c in at.code if not c.value.startswith("RC-")]  # not the recovery code
+    code = _invite_codes(at)[0]  # the new one, above the list
     assert any(s.value.startswith("Share this code") for s in at.success)
-    assert any(m.value.startswith("For Maria · used 0/1 · active") for m in at.markdown)
+    assert any(m.value.startswith("For Maria · 1 of 1 use left · expires ") for m in at.markdown)
     maria = studio.accounts.join(code, "maria", PASSWORD, "Maria")
     assert [c.id for c in studio.circles.for_user(maria)] == [circle.id]
+    assert not at.exception
+
+
+def test_invite_codes_made_in_a_row_all_stay_listed(
+    studio, data_dir, monkeypatch, therapist, circle
+):
+    """Regression: each new code replaced the last, so making two in a row lost the first."""
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="circles")
+    widget(at.text_input, "Note to yourself (optional)").input("For Maria")
+    click(at, "Make an invite code")
+    first = _invite_codes(at)[0]
+    widget(at.text_input, "Note to yourself (optional)").input("For Jo")
+    widget(at.number_input, "How many people can use it").set_value(3)
+    click(at, "Make an invite code")
+    second = _invite_codes(at)[0]
+
+    assert first != second
+    # The new code on top, then every active code in the list, newest first.
+    assert _invite_codes(at) == [second, second, first]
+    lines = [m.value for m in at.markdown if m.value.startswith("For ")]
+    expires = day_label(studio.now() + timedelta(days=14))
+    assert lines == [
+        f"For Jo · 3 of 3 uses left · expires {expires}",
+        f"For Maria · 1 of 1 use left · expires {expires}",
+    ]
+    studio.accounts.join(first, "maria", PASSWORD, "Maria")
+    at.run()
+    assert _invite_codes(at) == [second, second]  # Maria's is used up: no longer listed
     assert not at.exception
 
 
 def test_an_invite_can_be_revoked(studio, data_dir, monkeypatch, therapist, circle):
     code = studio.circles.invite(therapist, circle.id, label="Spare")
     at = app_for(studio, data_dir, monkeypatch, user=therapist, page="circles")
+    assert _invite_codes(at) == [code]
     click(at, "Revoke")
 
-    assert any(m.value.startswith("Spare · used 0/1 · revoked") for m in at.markdown)
+    assert any(
+        m.value.startswith("Spare · 1 of 1 use left") and "revoked" in m.value for m in at.markdown
+    )
+    assert _invite_codes(at) == []
     assert not [b for b in at.button if b.label == "Revoke"]
     with pytest.raises(StudioError):
         studio.accounts.join(code, "maria", PASSWORD, "Maria")
@@ -312,6 +366,27 @@ def test_the_plan_shows_fourteen_days_and_pins(studio, data_dir, monkeypatch, th
     assert any(m.value.startswith(escape_markdown(f"Pinned {prompt.title}")) for m in at.markdown)
     click(at, "Remove")
     assert studio.prompts.plan_entries(therapist, circle.id) == []
+    assert not at.exception
+
+
+def test_plan_days_are_written_one_way_everywhere(studio, data_dir, monkeypatch, therapist, circle):
+    """Regression: the table said "Mon 02 Nov" and the pins and skips "2026-11-02"."""
+    prompt = studio.prompts.library(therapist)[-1]
+    today = studio.prompts.plan(therapist, circle.id, days=1)[0].day
+    studio.prompts.pin(therapist, circle.id, prompt.id, today, today + timedelta(days=1))
+    studio.prompts.skip(therapist, circle.id, today + timedelta(days=3))
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="prompts")
+
+    [plan] = at.dataframe
+    days = list(plan.value["Day"])
+    assert days[0] == day_label(today) and days[1] == day_label(today + timedelta(days=1))
+    assert all(re.fullmatch(r"[A-Z][a-z]{2} \d{1,2} [A-Z][a-z]{2}", d) for d in days), days
+    entries = [m.value for m in at.markdown if m.value.startswith(("Pinned", "Skip"))]
+    assert entries == [
+        escape_markdown(f"Pinned {prompt.title}: {days[0]} to {days[1]}"),
+        escape_markdown(f"Skip on {days[3]}"),
+    ]
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", " ".join(entries))
     assert not at.exception
 
 

@@ -446,3 +446,51 @@ def test_sensitive_choice_is_ask_by_default_and_persisted(
         assert reopened.artworks.sensitive_choice(peer) == "ask"
     finally:
         reopened.close()
+
+
+# -- a second press of Share -----------------------------------------------------------------------
+
+
+def test_a_second_share_of_the_same_piece_within_a_minute_returns_the_first(
+    studio, participant, data_dir, clock
+):
+    """Regression: pressing Share twice posted two identical artworks."""
+    first = share(studio, participant, caption="River", image=make_image(color=(10, 120, 90)))
+    files = image_files(data_dir)
+    clock.advance(seconds=50)
+    again = share(studio, participant, caption="River", image=make_image(color=(10, 120, 90)))
+
+    assert again.id == first.id
+    assert [a.id for a in studio.artworks.by_artist(participant)] == [first.id]
+    assert image_files(data_dir) == files  # no second set of files left behind
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"seconds": 61},
+        {"caption": "River, again"},
+        {"alt_text": "A green river, second version"},
+        {"color": (200, 40, 40)},
+    ],
+)
+def test_the_same_picture_later_or_with_other_words_is_a_new_artwork(
+    studio, participant, clock, change
+):
+    first = share(studio, participant, caption="River", image=make_image(color=(10, 120, 90)))
+    clock.advance(seconds=change.get("seconds", 5))
+    fields = {"caption": change.get("caption", "River")}
+    if "alt_text" in change:
+        fields["alt_text"] = change["alt_text"]
+    second = share(
+        studio, participant, image=make_image(color=change.get("color", (10, 120, 90))), **fields
+    )
+
+    assert second.id != first.id
+    assert len(studio.artworks.by_artist(participant)) == 2
+
+
+def test_someone_elses_same_picture_is_their_own_artwork(studio, participant, peer):
+    mine = share(studio, participant, caption="River")
+    theirs = share(studio, peer, caption="River")
+    assert theirs.id != mine.id and theirs.user_id == peer.id

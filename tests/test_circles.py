@@ -59,14 +59,14 @@ def test_a_circle_needs_a_name_and_a_real_time_zone(studio, therapist, name, tim
 
 
 def test_invites_are_listed_newest_first_with_their_settings(studio, therapist, circle, clock):
-    studio.circles.invite(therapist, circle.id, label="For Robin")
+    robins = studio.circles.invite(therapist, circle.id, label="For Robin")
     clock.advance(minutes=1)
     studio.circles.invite(therapist, circle.id, max_uses=None, expires_in_days=None, label="Open")
     newest, oldest = studio.circles.invites(therapist, circle.id)
     assert (newest.label, newest.max_uses, newest.expires_at) == ("Open", None, None)
     assert (oldest.label, oldest.max_uses, oldest.uses) == ("For Robin", 1, 0)
     assert oldest.expires_at is not None
-    assert newest.code is None and oldest.code is None  # only hashes are kept
+    assert oldest.code == robins  # to its maker (the store keeps it only sealed, see below)
 
 
 def test_revoking_an_invite_stops_it(studio, therapist, circle):
@@ -120,6 +120,43 @@ def test_a_cofacilitator_can_invite_list_and_revoke(studio, therapist, circle, c
     )
     with pytest.raises(ValidationError):
         studio.accounts.join(spare, "sam", PASSWORD, "Sam")
+
+
+def test_the_maker_sees_their_active_codes_again(studio, therapist, circle):
+    """Regression: a code was shown once, so a second code made in a row lost the first."""
+    first = studio.circles.invite(therapist, circle.id, label="For Maria")
+    second = studio.circles.invite(therapist, circle.id, label="For Jo", max_uses=3)
+
+    listed = studio.circles.invites(therapist, circle.id)
+    assert [(i.label, i.code) for i in listed] == [("For Jo", second), ("For Maria", first)]
+    studio.accounts.join(first, "maria", PASSWORD, "Maria")
+    studio.circles.revoke_invite(therapist, listed[0].id)
+    # Used up or revoked: the code has no use any more, and is not shown.
+    assert [i.code for i in studio.circles.invites(therapist, circle.id)] == [None, None]
+
+
+def test_only_the_maker_sees_an_invite_code(studio, therapist, circle, cofacilitator):
+    theirs = studio.circles.invite(therapist, circle.id, label="Therapist's")
+    mine = studio.circles.invite(cofacilitator, circle.id, label="Kit's")
+
+    by_kit = {i.label: i.code for i in studio.circles.invites(cofacilitator, circle.id) if i.label}
+    by_tess = {i.label: i.code for i in studio.circles.invites(therapist, circle.id) if i.label}
+    assert by_kit == {"Kit's": mine, "Therapist's": None}
+    assert by_tess == {"Kit's": None, "Therapist's": theirs}
+    # Signed in again (a session opens the person's keys), the maker still sees it.
+    tess = studio.accounts.sign_in("tess", PASSWORD).user
+    assert [
+        i.code for i in studio.circles.invites(tess, circle.id) if i.label == "Therapist's"
+    ] == [theirs]
+
+
+def test_an_invite_code_is_kept_only_sealed(studio, therapist, circle, data_dir):
+    code = studio.circles.invite(therapist, circle.id)
+    studio.backup_now()
+    [record] = studio.store.collection("invites").all()
+    assert code not in str(record) and record["code_sealed"]
+    blob = b"".join(p.read_bytes() for p in data_dir.rglob("*") if p.is_file())
+    assert code.encode() not in blob
 
 
 @pytest.mark.parametrize(

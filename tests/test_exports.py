@@ -7,6 +7,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import threading
 import time
 import tracemalloc
@@ -214,6 +215,27 @@ def test_index_html_is_offline_and_escapes_hostile_captions(studio, two, tmp_pat
         "Red field",
         "Green field",
     }
+
+
+def test_index_html_shows_plain_dates_and_says_what_size_the_pictures_are(studio, two, tmp_path):
+    """Regression: the page showed raw ISO times and called capped copies "full-size"."""
+    big = studio.artworks.share(
+        two.robin, make_image("PNG", (4000, 3000), (90, 120, 200)), alt_text="A wide blue field"
+    )
+    archive = studio.exports.write_personal_archive(two.robin, tmp_path / "robin.zip")
+    with zipfile.ZipFile(archive) as zf:
+        document = zf.read("index.html").decode("utf-8")
+        stored = Image.open(io.BytesIO(zf.read(f"artworks/{big.id}.jpg")))
+
+    assert not re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", document), "a raw ISO time is shown"
+    assert "Mon 2 Nov 2026" in document  # the seeded clock's day, as people write it
+    assert "full-size" not in document.lower() and "full size" not in document.lower()
+    edge = studio.config.images.full_edge
+    assert f"at most {edge} pixels on its longer side" in document
+    # What the page says is what the archive holds: the copy the studio keeps.
+    assert max(stored.size) <= edge < 4000
+    assert f"{stored.width} × {stored.height} pixels" in document
+    assert (stored.width, stored.height) == (big.width, big.height)
 
 
 def test_personal_data_of_someone_without_art_is_an_empty_but_valid_archive(

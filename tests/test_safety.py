@@ -178,6 +178,15 @@ def test_gentle_examples_are_classified():
     assert scores["accuracy"] >= 0.9
 
 
+def test_suggestions_are_only_the_kinder_words():
+    """Regression: pages say "You could try:", and suggestions began "Try:" as well."""
+    from gallery_store.safety import _GENTLE_RULES
+
+    for _phrase, _pattern, suggestion in _GENTLE_RULES:
+        assert not suggestion.lower().startswith("try"), suggestion
+        assert suggestion.startswith("“") and suggestion.endswith("”"), suggestion
+
+
 def test_nudge_is_kind_and_specific():
     ugly = gentle_check("This is ugly")
     assert isinstance(ugly, GentleNudge)

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
 from gallery_store.errors import ValidationError
-from gallery_store.text import clean_text, escape_markdown, html_attr, html_text, relative_time
+from gallery_store.text import (
+    clean_text,
+    date_label,
+    day_label,
+    escape_markdown,
+    html_attr,
+    html_text,
+    relative_time,
+)
 
 WJ = "\u2060"
 
@@ -229,3 +237,9 @@ def test_relative_time_counts_days_in_the_viewers_time_zone():
     now = datetime(2026, 3, 26, 16, 0, tzinfo=sydney)
     assert relative_time(then, now) == "16 hours ago"
     assert relative_time(then - timedelta(hours=10), now) == "yesterday"
+
+
+def test_days_are_written_one_way():
+    assert day_label(date(2026, 12, 3)) == "Thu 3 Dec"
+    assert day_label(datetime(2026, 11, 2, 23, 30, tzinfo=UTC)) == "Mon 2 Nov"
+    assert date_label(date(2027, 1, 10)) == "Sun 10 Jan 2027"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
@@ -22,10 +24,41 @@ PALETTE = {
 }
 SIZES = {"Phone": 320, "Tablet": 600, "Large": 900}
 BRUSHES = {"Fine": 3, "Medium": 8, "Broad": 18, "Wash": 40}
+# "Mobi" is in the user agent of phone browsers (Android and iOS), not of tablets' or desktops'.
+PHONE_AGENT = re.compile(r"Mobi")
 
 
-def drawing_board(studio: Studio, user: User) -> bytes | None:
-    """Show the canvas and its tools; return the finished drawing as PNG bytes, if any."""
+def on_a_phone() -> bool:
+    """Say whether this browser says it is a phone, so the canvas can fit its screen."""
+    try:
+        headers = st.context.headers
+        agent = headers.get("User-Agent") or ""
+        mobile_hint = headers.get("Sec-CH-UA-Mobile") or ""
+    except (AttributeError, RuntimeError):
+        return False
+    return bool(PHONE_AGENT.search(agent)) or mobile_hint.strip() == "?1"
+
+
+def _named_colour() -> None:
+    """Move the colour picker to the named colour just chosen."""
+    named = st.session_state.get("canvas_colour")
+    if named in PALETTE:
+        st.session_state["canvas_custom"] = PALETTE[named]
+
+
+def _any_colour() -> None:
+    """Light up the named colour the picker now shows, or none when it is another colour."""
+    picked = str(st.session_state.get("canvas_custom") or "").upper()
+    st.session_state["canvas_colour"] = next(
+        (name for name, hex_code in PALETTE.items() if hex_code.upper() == picked), None
+    )
+
+
+def drawing_board(studio: Studio, user: User, *, fresh: int = 0) -> bytes | None:
+    """Show the canvas and its tools; return the finished drawing as PNG bytes, if any.
+
+    ``fresh`` changes with every artwork shared, so the next one starts on a clean canvas.
+    """
     drafts = studio.artworks.drafts_of(user)
     draft = None
     if drafts:
@@ -41,13 +74,14 @@ def drawing_board(studio: Studio, user: User) -> bytes | None:
         st.segmented_control(
             "Canvas size",
             list(SIZES),
-            default="Tablet",
+            default="Phone" if on_a_phone() else "Tablet",
             key="canvas_size",
             help="Phone fits a narrow screen; larger canvases scroll sideways on small screens.",
         )
         or "Tablet"
     )
-    first, second, third = st.columns(3)
+    # The brush sizes get a wide column: at a third of a laptop's width "Wash" was cut off.
+    first, second = st.columns([3, 2])
     brush = (
         first.segmented_control("Brush", list(BRUSHES), default="Medium", key="canvas_brush")
         or "Medium"
@@ -56,17 +90,20 @@ def drawing_board(studio: Studio, user: User) -> bytes | None:
         second.segmented_control("Tool", ["Brush", "Eraser"], default="Brush", key="canvas_tool")
         or "Brush"
     )
-    background = third.color_picker(
+    # The picker holds the colour in use: choosing a named colour moves the picker to it,
+    # and picking another colour clears the named one. (Both are set here rather than given
+    # defaults, because the callbacks write them.)
+    st.session_state.setdefault("canvas_colour", "Ink")
+    st.session_state.setdefault("canvas_custom", PALETTE["Ink"])
+    st.pills("Colour", list(PALETTE), key="canvas_colour", on_change=_named_colour)
+    left, right = st.columns(2)
+    colour = left.color_picker("Or any colour", key="canvas_custom", on_change=_any_colour)
+    background = right.color_picker(
         "Background",
         value=(draft or {}).get("background", "#FFFFFF"),
         key="canvas_bg",
         help="Changing the background starts the canvas again.",
     )
-    named = st.pills("Colour", list(PALETTE), default="Ink", key="canvas_colour")
-    custom = st.color_picker(
-        "Or any colour", value=PALETTE.get(named or "Ink", "#2F3437"), key="canvas_custom"
-    )
-    colour = custom if custom.upper() != PALETTE.get(named or "", "").upper() else PALETTE[named]
     width = SIZES[size]
     result = st_canvas(
         stroke_width=BRUSHES[brush],
@@ -77,7 +114,7 @@ def drawing_board(studio: Studio, user: User) -> bytes | None:
         drawing_mode="freedraw",
         initial_drawing=(draft or {}).get("drawing"),
         return_image_data=True,
-        key=f"canvas_{size}_{(draft or {}).get('id', 'new')}",
+        key=f"canvas_{size}_{(draft or {}).get('id', 'new')}" + (f"_{fresh}" if fresh else ""),
     )
     st.caption("Undo, redo and clear are on the canvas toolbar. Touch and stylus work too.")
     objects = ((result.json_data or {}).get("objects") or []) if result else []

@@ -15,7 +15,7 @@ from gallery_store.reflections import FEELINGS, MOODS
 
 from .widgets import support_panel
 
-__all__ = ["mood_check_in", "share_form", "upload_preview"]
+__all__ = ["mood_check_in", "round_key", "share_form", "share_round", "upload_preview"]
 
 PREVIEW_CAPTION = "Preview — only you can see this until you share it"
 
@@ -54,6 +54,20 @@ def upload_preview(studio: Studio, image_bytes: bytes, *, key: str) -> bool:
     return True
 
 
+def share_round(key: str) -> int:
+    """Return how many artworks this share form has shared in this tab (0 at first)."""
+    return st.session_state.get(f"share_round_{key}", 0)
+
+
+def round_key(base: str, key: str) -> str:
+    """Return a widget key that changes after every share, so the widget comes back empty.
+
+    A file uploader or camera can't be emptied from Python; a widget under a new key is new.
+    """
+    fresh = share_round(key)
+    return base if fresh == 0 else f"{base}_{fresh}"
+
+
 def share_form(
     studio: Studio,
     user: User,
@@ -63,19 +77,26 @@ def share_form(
     prompt_id: str | None,
     key: str,
 ) -> Artwork | None:
-    """Ask for the caption, alt text and warning; share when the person is ready."""
+    """Ask for the caption, alt text and warning; share when the person is ready.
+
+    Once shared, the page runs again with every field empty (each keyed with ``round_key``,
+    as the page's picture widgets must be too), so pressing Share again can't post the same
+    piece twice; that run returns the artwork just shared, and shows any support it needs.
+    """
+    shared_key = f"shared_{key}"
+    shared = st.session_state.pop(shared_key, None)
     with st.form(f"share_{key}", clear_on_submit=False):
         caption = st.text_area(
             "Caption (optional)",
             max_chars=CAPTION_LIMIT,
             placeholder="A few words about your piece, if you'd like",
-            key=f"caption_{key}",
+            key=round_key(f"caption_{key}", key),
         )
         alt_text = st.text_area(
             "Describe your artwork for people who can't see it (alt text)",
             max_chars=ALT_TEXT_LIMIT,
             help=ALT_TEXT_HELP,
-            key=f"alt_{key}",
+            key=round_key(f"alt_{key}", key),
         )
         st.caption(ALT_TEXT_HELP)
         warning = st.text_input(
@@ -84,30 +105,33 @@ def share_form(
             placeholder="For example: self-harm, grief, blood",
             help="If your art touches something others may find hard, a warning lets them "
             "choose when to look. It will show blurred until they do.",
-            key=f"warning_{key}",
+            key=round_key(f"warning_{key}", key),
         )
         submitted = st.form_submit_button("Share with my circle", type="primary")
-    if not submitted:
-        return None
-    if image_bytes is None:
-        st.error("Please choose a photo or take one first.")
-        return None
-    try:
-        with st.spinner("Preparing your artwork…"):
-            artwork = studio.artworks.share(
-                user,
-                image_bytes,
-                caption=caption,
-                alt_text=alt_text,
-                prompt_id=prompt_id,
-                content_warning=warning or None,
-                circle_id=circle_id,
-            )
-    except StudioError as exc:
-        st.error(exc.message)
-        return None
-    support_panel(artwork.support)
-    return artwork
+    if submitted:
+        if image_bytes is None:
+            st.error("Please choose a photo or take one first.")
+            return None
+        try:
+            with st.spinner("Preparing your artwork…"):
+                artwork = studio.artworks.share(
+                    user,
+                    image_bytes,
+                    caption=caption,
+                    alt_text=alt_text,
+                    prompt_id=prompt_id,
+                    content_warning=warning or None,
+                    circle_id=circle_id,
+                )
+        except StudioError as exc:
+            st.error(exc.message)
+            return None
+        st.session_state[f"share_round_{key}"] = share_round(key) + 1
+        st.session_state[shared_key] = artwork
+        st.rerun()
+    if shared is not None:
+        support_panel(shared.support)
+    return shared
 
 
 # One face per point of the 1–5 mood scale (the words are the scale's own, in MOODS). Material

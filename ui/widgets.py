@@ -15,7 +15,10 @@ from gallery_store.support import HELD_MESSAGE, NOT_MONITORED, Support
 from gallery_store.text import escape_markdown, html_attr, html_text
 
 __all__ = [
+    "ARTWORK_LINK_STYLE",
+    "alt_text_for",
     "artwork_image",
+    "artwork_link",
     "cookie_handoff",
     "cookie_sign_out",
     "guarded",
@@ -37,22 +40,33 @@ def show_text(text: str, *, caption: bool = False) -> None:
         st.markdown(escape_markdown(text))
 
 
-def artwork_image(artwork: Artwork, variant: str = "thumb", *, note: str = "") -> None:
-    """Show an artwork with its alt text on the <img> itself."""
+def alt_text_for(artwork: Artwork, variant: str = "thumb") -> str:
+    """Return the words that stand for an artwork's picture (its alt text, or the warning)."""
+    if variant != "blur":
+        return artwork.alt_text
+    if artwork.content_warning:
+        return f"Blurred artwork with a content warning: {artwork.content_warning}"
+    return "Blurred artwork, shown clearly when you choose"
+
+
+def artwork_image(
+    artwork: Artwork, variant: str = "thumb", *, note: str = "", max_height: str = ""
+) -> None:
+    """Show an artwork with its alt text on the <img> itself.
+
+    ``max_height`` (a CSS length) keeps a picture from pushing what follows off the screen.
+    """
     width, height = (
         (artwork.thumb_width, artwork.thumb_height)
         if variant != "full"
         else (artwork.width, artwork.height)
     )
-    if variant != "blur":
-        alt = artwork.alt_text
-    elif artwork.content_warning:
-        alt = f"Blurred artwork with a content warning: {artwork.content_warning}"
-    else:
-        alt = "Blurred artwork, shown clearly when you choose"
+    alt = alt_text_for(artwork, variant)
     caption = f"<figcaption>{html_text(note)}</figcaption>" if note else ""
     # A tall piece should fit the window rather than push its words below the fold.
     limit = "max-height:75vh;object-fit:contain;" if variant == "full" else ""
+    if max_height:
+        limit = f"max-height:{html_attr(max_height)};width:auto;max-width:100%;"
     st.html(
         f'<figure class="kc-art" style="margin:0">'
         f'<img src="art/{html_attr(artwork.id)}/{variant}" alt="{html_attr(alt)}" '
@@ -60,6 +74,42 @@ def artwork_image(artwork: Artwork, variant: str = "thumb", *, note: str = "") -
         f'style="width:100%;height:auto;{limit}border-radius:8px;background:#eee6da"/>'
         f"{caption}</figure>"
     )
+
+
+# The picture is the link: Streamlit's own page link (so the tab keeps its state) is laid
+# over the picture, its words (the alt text) kept for screen readers only.
+_LINKED = '[class*="st-key-kc-art-link-"]'
+ARTWORK_LINK_STYLE = (
+    "<style>"
+    f"{_LINKED}{{position:relative;gap:0}}"
+    f'{_LINKED} [data-testid="stElementContainer"]:has([data-testid="stPageLink"])'
+    "{position:absolute;inset:0;margin:0;width:auto!important;height:auto;z-index:1}"
+    f'{_LINKED} [data-testid="stPageLink"],{_LINKED} [data-testid="stPageLink"]>div'
+    "{height:100%;width:100%}"
+    f'{_LINKED} [data-testid="stPageLink-NavLink"]'
+    "{display:block;height:100%;width:100%;margin:0;padding:0;border-radius:8px;"
+    "background:transparent!important}"
+    f'{_LINKED} [data-testid="stPageLink-NavLink"]>*'
+    "{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);"
+    "white-space:nowrap}"
+    f'{_LINKED} [data-testid="stPageLink-NavLink"]:focus-visible'
+    "{outline:3px solid #2F3437;outline-offset:3px}"
+    "</style>"
+)
+
+
+def artwork_link(
+    page, artwork: Artwork, variant: str = "thumb", *, query: dict | None = None, note: str = ""
+) -> None:
+    """Show an artwork's picture as the link to its own page, named by its alt text."""
+    with st.container(key=f"kc-art-link-{artwork.id}"):
+        st.html(ARTWORK_LINK_STYLE)
+        artwork_image(artwork, variant, note=note)
+        st.page_link(
+            page,
+            label=escape_markdown(alt_text_for(artwork, variant)),
+            query_params={"art": artwork.id, **(query or {})},
+        )
 
 
 def cookie_handoff(code: str) -> None:

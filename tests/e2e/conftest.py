@@ -373,6 +373,24 @@ def sign_in(page, server: AppServer, username: str, password: str = PASSWORD) ->
     submit_and_follow_cookie(page, "Sign in")
 
 
+def keep_recovery_code(page, timeout: float = 10_000) -> None:
+    """Say "I've kept it" to a new account's recovery code, if it is shown.
+
+    Seeded accounts are made with cheap password hashing and the server's keys are derived
+    at full cost, so the first sign-in makes fresh keys and shows a new code, pushing the
+    page down until it is kept.
+    """
+    from playwright.sync_api import TimeoutError as NotShown
+
+    kept = page.get_by_role("button", name="I've kept it somewhere safe")
+    try:
+        kept.wait_for(state="visible", timeout=timeout)
+    except NotShown:
+        return
+    kept.click()
+    settle(page)
+
+
 def go_to(page, menu_item: str) -> None:
     """Follow a link in the sidebar menu."""
     page.get_by_role("link", name=menu_item, exact=True).click()

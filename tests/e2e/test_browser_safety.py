@@ -156,9 +156,8 @@ def test_captions_and_comments_stay_inert_text(seeded, people):
     assert_nothing_live(page)
 
     link_art = made["artworks"][1]
-    page.locator('[data-testid="stVerticalBlock"]').filter(
-        has=page.locator(f'img[alt="{link_art["alt_text"]}"]')
-    ).last.get_by_role("button", name="Open").click()
+    # The thumbnail is the link, named by its alt text.
+    page.get_by_role("link", name=link_art["alt_text"], exact=True).click()
     settle(page)
     expect(page.get_by_role("heading", name="By Sam")).to_be_visible()
     expect(page.get_by_role("heading", name="Witnessing")).to_be_visible()

@@ -102,7 +102,8 @@ def make_invite(page, previous: str | None = None) -> str:
     page.get_by_role("button", name="Make an invite code").click()
     settle(page)
     expect(page.get_by_text("Share this code with the person you're inviting.")).to_be_visible()
-    block = page.get_by_test_id("stCode").locator("code")
+    # The new code, above the list of every active one.
+    block = page.locator(".st-key-kc-new-invite").get_by_test_id("stCode").locator("code")
     if previous:
         expect(block).not_to_have_text(previous)
     code = block.inner_text().strip()
@@ -166,12 +167,13 @@ def witness(page) -> str:
     card = (
         page.get_by_test_id("stVerticalBlock")
         .filter(has=page.locator(f'img[alt="{ALT_TEXT}"]'))
+        .filter(has_text=CAPTION)
         .last
     )
     expect(card.locator(f'img[alt="{ALT_TEXT}"]')).to_be_visible()
     expect(card.get_by_text(CAPTION)).to_be_visible()
     expect(card.get_by_text("Robin", exact=True)).to_be_visible()
-    card.get_by_role("button", name="Open").click()
+    card.get_by_role("link", name=ALT_TEXT, exact=True).click()  # the thumbnail is the link
     settle(page)
 
     expect(page.get_by_role("heading", name="By Robin")).to_be_visible()
