@@ -577,8 +577,10 @@ def test_usage_counts_days_shown_draws_and_artworks(studio, therapist, circle, p
         therapist, circle.id, pinned.id, today - timedelta(days=3), today - timedelta(days=1)
     )
     studio.reflections.set_insights_consent(participant, True)  # only yeses count as answers
-    for _ in range(2):
-        studio.artworks.share(participant, make_image(), alt_text="Answer", prompt_id=pinned.id)
+    for n in range(2):  # two different pieces (the same one twice in a minute is one share)
+        studio.artworks.share(
+            participant, make_image(color=(n * 90, 120, 80)), alt_text="Answer", prompt_id=pinned.id
+        )
     drawn = studio.prompts.another(participant, circle.id)
 
     usage = studio.prompts.usage(therapist, days=30)
