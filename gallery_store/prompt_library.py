@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 __all__ = ["ImportReport", "PromptLibrary", "ScheduledDay", "TodaysPrompt"]
 
 RECENT_DAYS = 30
+# What a circle's prompt history is computed from (its cache is keyed by their versions).
+PAST_DEPENDS_ON = ("prompts", "schedules", "circles")
+PAST_CACHE_SIZE = 512
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,7 @@ class PromptLibrary:
         self.circles = studio.store.collection("circles")
         self.artworks = studio.store.collection("artworks")
         self.policy = Policy(studio)
+        self._past_cache: dict[tuple, tuple[TodaysPrompt, ...]] = {}
         if len(self.prompts) == 0:
             self._seed()
 
@@ -408,12 +412,23 @@ class PromptLibrary:
             self.policy.member(actor, circle_id)
             circle = self._circle(circle_id)
             today = local_day(self.studio.now(), circle.timezone)
+            # A circle's history only changes with the day, its settings, its plan or the
+            # library: cached under those (every gallery render asks for four weeks of it).
+            key = (circle_id, today, days, self.store.versions(*PAST_DEPENDS_ON))
+            cacheable = not self.store.in_transaction()  # uncommitted changes may roll back
+            if cacheable and key in self._past_cache:
+                return list(self._past_cache[key])
             start = max(today - timedelta(days=days), self._first_day(circle, today))
             rows = upcoming(
                 start, (today - start).days, self._pool(circle), circle.id, self.schedule(circle.id)
             )
             result = [self._todays(choice, day) for day, choice in rows]
-            return [r for r in reversed(result) if r is not None]
+            found = [r for r in reversed(result) if r is not None]
+            if cacheable:
+                if len(self._past_cache) >= PAST_CACHE_SIZE:
+                    self._past_cache.clear()
+                self._past_cache[key] = tuple(found)
+            return found
 
     def _first_day(self, circle: Circle, today: date) -> date:
         """Return the circle's first day, in its own time zone (today if unknown)."""

@@ -525,6 +525,7 @@ class Store:
         self.shard_capacity = shard_capacity
         self.checkpoint_bytes = checkpoint_bytes
         self.lock = threading.RLock()
+        self._versions: dict[str, int] = {}
         # Held while shard files are replaced, and by a backup while it links them.
         self.checkpoint_lock = threading.Lock()
         self._tx: Transaction | None = None
@@ -985,6 +986,14 @@ class Store:
         self._seq += 1
         return self._seq
 
+    def versions(self, *names: str) -> tuple[int, ...]:
+        """Return how many commits have changed each collection since open.
+
+        Derived data computed from those collections can be cached under these numbers: a
+        commit that changes one of them changes the key.
+        """
+        return tuple(self._versions.get(name, 0) for name in names)
+
     @contextlib.contextmanager
     def reading(self) -> Iterator[None]:
         """Hold the lock while reading several records that must agree."""
@@ -1065,6 +1074,8 @@ class Store:
         flushed = self.log.append(line)  # SaveFailed: nothing was committed
         tx.decided = True
         self._commit = number
+        for name in tx.collections:
+            self._versions[name] = self._versions.get(name, 0) + 1
         for (collection, _shard_name, _doc_id), shard in tx.changes.items():
             self._dirty[shard.path] = (collection, shard)
         for collection_obj, shard in tx.new_shards:

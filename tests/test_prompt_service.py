@@ -602,3 +602,31 @@ def test_a_new_circle_has_shown_only_todays_prompt(studio, therapist, circle):
     usage = studio.prompts.usage(therapist)
     todays = studio.prompts.today(therapist, circle.id).prompt.id
     assert {pid: u["shown_days"] for pid, u in usage.items() if u["shown_days"]} == {todays: 1}
+
+
+def test_the_prompt_history_follows_every_change_it_depends_on(
+    studio, therapist, circle, participant, outsider, clock
+):
+    """The history is cached per day; a library edit, a plan change or new themes show at once."""
+    clock.advance(days=10)
+    first = studio.prompts.past(participant, circle.id, days=7)
+    assert studio.prompts.past(participant, circle.id, days=7) == first
+
+    yesterday = first[0]
+    studio.prompts.edit(therapist, yesterday.prompt.id, title="A walk by the water")
+    assert studio.prompts.past(participant, circle.id, days=7)[0].prompt.title == (
+        "A walk by the water"
+    )
+
+    studio.circles.update(therapist, circle.id, themes=("grounding",))
+    themed = studio.prompts.past(participant, circle.id, days=7)
+    pool = {p.id for p in studio.prompts.library(therapist) if "grounding" in p.themes}
+    assert themed and {t.prompt.id for t in themed} <= pool
+
+    clock.advance(days=1)  # a new day: yesterday's prompt moves down the list
+    moved = studio.prompts.past(participant, circle.id, days=7)
+    assert moved[1].day == themed[0].day and moved[0].day == themed[0].day + timedelta(days=1)
+
+    # The cache never stands in for the permission check.
+    with pytest.raises(PermissionDenied):
+        studio.prompts.past(outsider, circle.id)
