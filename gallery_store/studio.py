@@ -114,6 +114,7 @@ class Studio:
         self._closed = False
         self._backup_lock = threading.Lock()
         self._backup_thread: threading.Thread | None = None
+        self._sweep_thread: threading.Thread | None = None
         self._backup_thread_lock = threading.Lock()
         self._record_recovery()
         self._build_services()
@@ -190,8 +191,16 @@ class Studio:
 
     def _after_commit(self) -> None:
         self.take_backup_if_due()
-        if self.sweeper is not None:
-            self.sweeper.sweep_if_due()
+        if self.sweeper is not None and self.sweeper.due():
+            # The sweep walks the whole data folder: never on the request that committed.
+            with self._backup_thread_lock:
+                running = self._sweep_thread
+                if self._closed or (running is not None and running.is_alive()):
+                    return
+                self._sweep_thread = threading.Thread(
+                    target=self.sweeper.sweep_if_due, name="kindred-sweep", daemon=True
+                )
+                self._sweep_thread.start()
 
     def take_backup_if_due(self) -> None:
         """Start a rolling backup in the background when the last one is older than the interval.
@@ -230,6 +239,15 @@ class Studio:
         except (OSError, StudioError):
             # A commit already stands: failing here must not make it look lost.
             log.exception("the rolling backup failed; it will be tried again")
+
+    def wait_for_maintenance(self, timeout: float | None = None) -> bool:
+        """Wait for background backups and sweeps to finish; False if one still runs."""
+        finished = self.wait_for_backup(timeout)
+        sweeping = self._sweep_thread
+        if sweeping is not None:
+            sweeping.join(timeout)
+            finished = finished and not sweeping.is_alive()
+        return finished
 
     def wait_for_backup(self, timeout: float | None = None) -> bool:
         """Wait for a background rolling backup to finish; False if one is still running."""
@@ -277,7 +295,7 @@ class Studio:
                 return
             self._closed = True
             # A backup half-way through its snapshot needs the store until it is done.
-            self.wait_for_backup()
+            self.wait_for_maintenance()
             self.alerts.close()
             self.store.close()
             _OPEN.pop(self.data_dir.resolve(), None)

@@ -330,12 +330,15 @@ class Sweeper:
         """Sweep while the studio opens, when everything in its folder is known to be stale."""
         return self._guarded(self.studio.now(), at_open=True) or SweepReport()
 
+    def due(self) -> bool:
+        """Say whether the last sweep was an hour ago or more (cheap: no disk access)."""
+        return self.studio.now().timestamp() - self._last_sweep >= SWEEP_INTERVAL_SECONDS
+
     def sweep_if_due(self) -> SweepReport | None:
-        """Sweep if the last sweep was an hour ago or more (a cheap check after each commit)."""
-        now = self.studio.now()
-        if now.timestamp() - self._last_sweep < SWEEP_INTERVAL_SECONDS:
+        """Sweep if the last sweep was an hour ago or more."""
+        if not self.due():
             return None
-        return self._guarded(now, at_open=False)
+        return self._guarded(self.studio.now(), at_open=False)
 
     def _guarded(self, now: datetime, *, at_open: bool) -> SweepReport | None:
         try:

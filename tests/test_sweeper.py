@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -79,6 +80,8 @@ def staged_copy(temp_root: Path, name: str, seconds: float, *, store: bool = Tru
 
 
 def sweep(studio) -> SweepReport:
+    # A commit may have started the hourly sweep in the background: one sweep at a time.
+    assert studio.wait_for_maintenance(timeout=30)
     return studio.sweeper.sweep(studio.now())
 
 
@@ -330,11 +333,40 @@ def test_the_sweep_runs_after_a_commit_at_most_hourly(studio, therapist, clock):
 
     clock.advance(minutes=61)
     studio.circles.create(therapist, "Evening circle")  # the first commit after the hour
+    assert studio.wait_for_maintenance(timeout=30)  # it sweeps beside the request
     assert not first.exists()
 
     second = orphan_image(studio)
     studio.circles.create(therapist, "Night circle")
+    assert studio.wait_for_maintenance(timeout=30)
     assert second.exists()
+
+
+def test_the_hourly_sweep_never_holds_up_the_commit_that_started_it(
+    studio, therapist, clock, monkeypatch
+):
+    release = threading.Event()
+    started = threading.Event()
+    walk = sweeper.find_leftovers
+
+    def slow_walk(*args, **kwargs):
+        started.set()
+        assert release.wait(timeout=30)  # a data folder on a slow disk
+        return walk(*args, **kwargs)
+
+    monkeypatch.setattr(sweeper, "find_leftovers", slow_walk)
+    clock.advance(minutes=61)
+    done = threading.Event()
+
+    def save() -> None:
+        studio.circles.create(therapist, "Evening circle")
+        done.set()
+
+    threading.Thread(target=save, daemon=True).start()
+    assert done.wait(timeout=10), "the commit waited for the sweep"
+    assert started.wait(timeout=10)
+    release.set()
+    assert studio.wait_for_maintenance(timeout=30)
 
 
 def test_a_failing_sweep_never_reaches_the_person_saving(
@@ -350,6 +382,7 @@ def test_a_failing_sweep_never_reaches_the_person_saving(
         circle = studio.circles.create(
             studio.accounts.authenticate("tess", PASSWORD), "Still saved"
         )
+        assert studio.wait_for_maintenance(timeout=30)  # the sweep runs beside the request
     assert studio.store.collection("circles").get(circle.id)["name"] == "Still saved"
     assert "sweeping files failed" in caplog.text
     # The other kinds were still swept.
