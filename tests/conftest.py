@@ -67,8 +67,17 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def config() -> StudioConfig:
-    return FAST_CONFIG
+def media_url() -> str:
+    """Where the studio keeps images: "" for the data folder's images/ (most tests).
+
+    A module runs on both kinds by overriding it with ``any_media_url``.
+    """
+    return ""
+
+
+@pytest.fixture
+def config(media_url) -> StudioConfig:
+    return FAST_CONFIG.with_overrides(media_url=media_url) if media_url else FAST_CONFIG
 
 
 @pytest.fixture
@@ -149,3 +158,66 @@ def postgres_url(postgres_server):
     url = postgres_server.create_database()
     yield url
     postgres_server.drop_database(url)
+
+
+@pytest.fixture(params=["folder", "s3"])
+def any_media_url(request, monkeypatch) -> str:
+    """Each kind of image store in turn: the data folder, then an empty place in an S3 bucket.
+
+    The URL is also set as ``KINDRED_MEDIA_URL``, as a deployment sets it, so the command
+    line (`check`, `backup`) finds the same images as the studio.
+    """
+    if request.param == "folder":
+        monkeypatch.delenv("KINDRED_MEDIA_URL", raising=False)
+        return ""
+    server = request.getfixturevalue("s3_server")
+    url = server.media_url()
+    monkeypatch.setenv("KINDRED_MEDIA_URL", url)
+    return url
+
+
+class StoredImages:
+    """The stored image files, reached behind the studio's back (as damage or an operator)."""
+
+    def __init__(self, data_dir: Path, media_url: str, s3_server=None) -> None:
+        self.folder = data_dir / "images"
+        self.bucket = self.prefix = ""
+        if media_url:
+            from gallery_store.media_s3 import parse_media_url
+
+            settings = parse_media_url(media_url)
+            self.bucket, self.prefix = settings.bucket, settings.prefix
+            self.client = s3_server.client()
+
+    def names(self) -> set[str]:
+        if not self.bucket:
+            return set(files_below(self.folder))
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix
+        )
+        return {o["Key"][len(self.prefix) :] for p in pages for o in p.get("Contents", [])}
+
+    def read(self, name: str) -> bytes:
+        if not self.bucket:
+            return (self.folder / name).read_bytes()
+        return self.client.get_object(Bucket=self.bucket, Key=self.prefix + name)["Body"].read()
+
+    def replace(self, name: str, data: bytes) -> None:
+        if not self.bucket:
+            (self.folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (self.folder / name).write_bytes(data)
+        else:
+            self.client.put_object(Bucket=self.bucket, Key=self.prefix + name, Body=data)
+
+    def remove(self, name: str) -> None:
+        if not self.bucket:
+            (self.folder / name).unlink()
+        else:
+            self.client.delete_object(Bucket=self.bucket, Key=self.prefix + name)
+
+
+@pytest.fixture
+def stored(request, data_dir, media_url) -> StoredImages:
+    """The studio's stored images as they are in the folder or the bucket."""
+    server = request.getfixturevalue("s3_server") if media_url else None
+    return StoredImages(data_dir, media_url, server)

@@ -38,6 +38,7 @@ PG_OS_USER = "kindredtest"
 PG_SUPERUSER = "kindred"
 STARTUP_SECONDS = 60
 STOP_SECONDS = 10
+TEST_BUCKET = "kindred-tests"
 
 
 def server_missing(problem: str) -> None:
@@ -140,6 +141,14 @@ class S3Server:
         self.client().create_bucket(Bucket=name)
         return name
 
+    def media_url(self) -> str:
+        """Return a ``KINDRED_MEDIA_URL`` of a fresh, empty key prefix in the shared bucket.
+
+        One bucket for the run, a prefix per test: each SeaweedFS bucket takes volumes of its
+        own, and a small test server runs out of them after a few.
+        """
+        return self.url(TEST_BUCKET, f"studio-{secrets.token_hex(6)}")
+
     def url(self, bucket: str, prefix: str = "") -> str:
         """Return the ``KINDRED_MEDIA_URL`` for a bucket (and key prefix) on this server."""
         where = f"{bucket}/{prefix}" if prefix else bucket
@@ -200,6 +209,7 @@ def seaweedfs() -> Iterator[S3Server]:
         f"-volume.port={volume}",
         f"-volume.port.grpc={volume_grpc}",
         "-volume.preStopSeconds=0",
+        "-volume.max=32",
         "-filer",
         f"-filer.port={filer}",
         f"-filer.port.grpc={filer_grpc}",
@@ -230,6 +240,7 @@ def seaweedfs() -> Iterator[S3Server]:
                     f"SeaweedFS did not start ({' '.join(command)}):\n{log_tail(log)}"
                 )
             time.sleep(0.25)
+        server.client().create_bucket(Bucket=TEST_BUCKET)
         yield server
     finally:
         # Its data is thrown away: no need to wait for a graceful stop.
