@@ -312,9 +312,11 @@ def cmd_check(args: argparse.Namespace) -> int:
                 print(f"  earlier recovery ({entry['at'][:16].replace('T', ' ')}): {entry['note']}")
             try:
                 stored_names = media.all_names()
-            except StudioError:
+            except StudioError as exc:
                 stored_names = None
-                problems.append(f"images: {media.where()} can't be reached (see the log)")
+                problems.append(
+                    f"images: {media.where()} can't be reached ({exc.__cause__ or exc.message})"
+                )
             if stored_names is not None:
                 missing, artworks, used = image_problems(store, media, stored_names)
                 problems.extend(missing)
