@@ -29,11 +29,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .backups import ArchiveDamaged, read_manifest, restore_archive, write_archive
+from .backups import (
+    ArchiveDamaged,
+    read_manifest,
+    restore_archive,
+    restore_images,
+    write_archive,
+)
 from .config import StudioConfig, config_from_env, default_data_dir
 from .durable import TEMP_SUFFIX
-from .errors import NotFound, StoreCorrupt, StoreUnavailable, StudioError
-from .media import MediaStore
+from .errors import StoreCorrupt, StoreUnavailable, StudioError
+from .media import Media, is_stored_name, open_media
 from .storage import SCHEMA_VERSION, Store
 
 __all__ = ["main"]
@@ -199,8 +205,23 @@ def listed(lines: list[str]) -> list[str]:
 # -- check ----------------------------------------------------------------------------------------
 
 
-def image_problems(store: Store, media: MediaStore) -> tuple[list[str], int, set[str]]:
-    """Return missing-image problems, the number of artworks and the names they use."""
+def studio_media(data_dir: Path) -> Media:
+    """Return where this deployment keeps its images (``KINDRED_MEDIA_URL``), as the app does."""
+    try:
+        return open_media(os.environ.get("KINDRED_MEDIA_URL", "").strip(), data_dir)
+    except ValueError as exc:
+        raise CommandFailed(str(exc)) from exc
+
+
+def image_problems(
+    store: Store, media: Media, stored: set[str] | None = None
+) -> tuple[list[str], int, set[str]]:
+    """Return missing-image problems, the number of artworks and the names they use.
+
+    ``stored`` is every name the images hold (listed once, not asked for image by image).
+    """
+    if stored is None:
+        stored = media.all_names()
     problems: list[str] = []
     used: set[str] = set()
     artworks = list(store.collection("artworks").all())
@@ -210,39 +231,42 @@ def image_problems(store: Store, media: MediaStore) -> tuple[list[str], int, set
             if not name:
                 continue
             used.add(name)
-            try:
-                path = media.path(name)
-            except NotFound:
+            if not is_stored_name(name):
                 problems.append(
                     f"artwork {artwork['id']} names an image file we never write: {name}"
                 )
-                continue
-            if not path.is_file():
-                problems.append(f"artwork {artwork['id']}: image file images/{name} is missing")
+            elif name not in stored:
+                problems.append(
+                    f"artwork {artwork['id']}: image file {media.label(name)} is missing"
+                )
     return problems, len(artworks), used
 
 
-def damaged_images(store: Store, media: MediaStore) -> list[str]:
+def damaged_images(store: Store, media: Media, stored: set[str] | None = None) -> list[str]:
     """Return a problem for each artwork file that is present but damaged.
 
     A file is checked against the digest kept when it was saved; an older record without
     digests needs a non-empty file that decodes as an image. Missing files are reported by
     ``image_problems``.
     """
+    if stored is None:
+        stored = media.all_names()
     problems: list[str] = []
     for artwork in store.collection("artworks").all():
         digests = artwork.get("digests") or {}
         for key in MEDIA_FIELDS:
             name = artwork.get(key)
-            if not name or not media.exists(name):
+            if not name or name not in stored:
                 continue
             damage = media.damage(name, digests.get(name))
             if damage:
-                problems.append(f"artwork {artwork['id']}: image file images/{name}: {damage}")
+                problems.append(
+                    f"artwork {artwork['id']}: image file {media.label(name)}: {damage}"
+                )
     return problems
 
 
-def leftover_warnings(data_dir: Path, store: Store) -> list[str]:
+def leftover_warnings(data_dir: Path, store: Store, media: Media) -> list[str]:
     """Describe what the app's sweeper would remove, one warning per kind (removes nothing)."""
     from .sweeper import WHY, survey
 
@@ -250,7 +274,7 @@ def leftover_warnings(data_dir: Path, store: Store) -> list[str]:
         config = config_from_env()
     except ValueError:  # a malformed KINDRED_* setting: judge sessions by the defaults
         config = StudioConfig()
-    report = survey(data_dir, store, config, datetime.now(UTC))
+    report = survey(data_dir, store, config, datetime.now(UTC), media)
     return [
         f"{count} {kind}"
         + (f" ({size_text(report.sizes[kind])})" if report.sizes[kind] else "")
@@ -265,7 +289,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"Checking the studio data in {data_dir}")
     problems: list[str] = []
     warnings: list[str] = []
-    media = MediaStore(data_dir / "images")
+    media = studio_media(data_dir)
     with staged_store(data_dir) as staged:
         warnings.extend(staged.notes)
         if staged.store is None:
@@ -286,15 +310,23 @@ def cmd_check(args: argparse.Namespace) -> int:
             recoveries = list(store.collection("recoveries").all())[-LISTED:]
             for entry in recoveries:
                 print(f"  earlier recovery ({entry['at'][:16].replace('T', ' ')}): {entry['note']}")
-            missing, artworks, used = image_problems(store, media)
-            problems.extend(missing)
-            problems.extend(damaged_images(store, media))
-            stored_names = media.all_names()
-            print(
-                f"  images: {len(stored_names)} files; {artworks} artworks use {len(used)}"
-                + ("" if missing else ", all present")
-            )
-            warnings.extend(leftover_warnings(data_dir, store))
+            try:
+                stored_names = media.all_names()
+            except StudioError as exc:
+                stored_names = None
+                problems.append(
+                    f"images: {media.where()} can't be reached ({exc.__cause__ or exc.message})"
+                )
+            if stored_names is not None:
+                missing, artworks, used = image_problems(store, media, stored_names)
+                problems.extend(missing)
+                problems.extend(damaged_images(store, media, stored_names))
+                place = f" in {media.where()}" if media.shared else ""
+                print(
+                    f"  images: {len(stored_names)} files{place}; {artworks} artworks use "
+                    f"{len(used)}" + ("" if missing else ", all present")
+                )
+                warnings.extend(leftover_warnings(data_dir, store, media))
     backups = rolling_backups(data_dir)
     if not backups:
         warnings.append("there is no rolling backup yet; the app writes one within the hour")
@@ -348,7 +380,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
     destination = Path(args.output).expanduser() if args.output else default_archive_path(data_dir)
     if destination.exists():
         raise CommandFailed(f"{destination} already exists; choose another --output name.")
-    media = MediaStore(data_dir / "images")
+    media = studio_media(data_dir)
     with staged_store(data_dir) as staged:
         if staged.store is None:
             raise CommandFailed(
@@ -359,28 +391,33 @@ def cmd_backup(args: argparse.Namespace) -> int:
         staging = store.data_dir
         store.checkpoint(force=True)  # in the private copy: the archive needs no commit log
         store_files = store.store_files()
-        # Images are write-once, so they are read from the live folder, linked into the copy.
-        images: list[Path] = []
-        for source in media.files():
-            link = staging / "images" / source.relative_to(media.folder)
-            link.parent.mkdir(parents=True, exist_ok=True)
-            link.symlink_to(source.resolve())
-            images.append(link)
         # The people's vault secrets, without which nobody's private notes open again. The
         # rolling backups leave them out, so deleting an account shreds its notes there.
+        keys: list[Path] = []
         keys_folder = data_dir / "keys"
         for source in sorted(keys_folder.glob("*.key")) if keys_folder.exists() else []:
             link = staging / "keys" / source.name
             link.parent.mkdir(parents=True, exist_ok=True)
             link.symlink_to(source.resolve())
-            images.append(link)
-        manifest = write_archive(
-            destination,
-            staging,
-            store_files + images,
-            schema_version=store.schema_version(),
-            includes_images=True,
-        )
+            keys.append(link)
+        # Images are write-once, so they are streamed from where they live (the data folder
+        # or the object store), one at a time, after the store files.
+        try:
+            image_names = sorted(media.all_names())
+            manifest = write_archive(
+                destination,
+                staging,
+                store_files + keys,
+                schema_version=store.schema_version(),
+                includes_images=True,
+                images=media,
+                image_names=image_names,
+            )
+        except StudioError as exc:
+            raise CommandFailed(
+                f"The images in {media.where()} couldn't be read ({exc.message}), so no backup "
+                "was written."
+            ) from exc
     image_count = sum(1 for name in manifest.files if name.startswith("images/"))
     key_count = sum(1 for name in manifest.files if name.startswith("keys/"))
     print(
@@ -437,19 +474,29 @@ def cmd_restore(args: argparse.Namespace) -> int:
         )
     if not any(name.startswith("store/") for name in manifest.files):
         raise CommandFailed(f"{archive.name} holds no store files, so nothing was restored.")
+    media = studio_media(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     with folder_lock(data_dir):
         if has_store(data_dir):
             raise CommandFailed(f"{data_dir} gained a studio meanwhile; nothing was restored.")
         try:
-            restore_archive(archive, data_dir)
+            if media.shared:
+                # Images first: then no restored record ever names an image not yet back.
+                restore_images(archive, manifest, media)
+            restore_archive(archive, data_dir, with_images=not media.shared)
         except ArchiveDamaged as exc:
             raise CommandFailed(f"{exc.message} Try an older archive.") from exc
+        except StudioError as exc:
+            raise CommandFailed(
+                f"The images couldn't be written to {media.where()} ({exc.message}), so the "
+                "store was not restored. Try again once it can be reached."
+            ) from exc
     image_count = sum(1 for name in manifest.files if name.startswith("images/"))
+    place = media.where() if media.shared else str(data_dir)
     print(
         f"Restored {len(manifest.files)} files ({len(manifest.files) - image_count} store files, "
         f"{image_count} images) from {archive.name} (made {manifest.created_at or 'unknown'}) "
-        f"into {data_dir}."
+        f"into {data_dir}" + (f", the images into {place}." if media.shared else ".")
     )
     if not manifest.includes_images:
         print("This archive holds no images: artworks will show as missing until they are added.")
@@ -487,8 +534,12 @@ def cmd_stats(args: argparse.Namespace) -> int:
         f"store: {size_text(sum(p.stat().st_size for p in store_files))} "
         f"in {len(store_files)} files"
     )
-    images = MediaStore(data_dir / "images").files()
-    print(f"images: {len(images)} files, {size_text(sum(p.stat().st_size for p in images))}")
+    media = studio_media(data_dir)
+    try:
+        images = media.entries()
+        print(f"images: {len(images)} files, {size_text(sum(e.size for e in images))}")
+    except StudioError:
+        print(f"images: {media.where()} can't be reached")
     rolling = rolling_backups(data_dir)
     archives = studio_archives(data_dir)
     newest = f", newest {rolling[0].name} ({age_text(rolling[0])})" if rolling else ""

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .durable import atomic_write_bytes
-from .errors import NotFound, PermissionDenied, SaveFailed, ValidationError
+from .errors import NotFound, PermissionDenied, SaveFailed, StudioError, ValidationError
 from .images import ProcessedImage, process_upload
 from .media import digest_of
 from .models import Artwork, SharedArtwork, User, parse_time
@@ -141,7 +141,7 @@ class Artworks:
                     actor, circle_id, "artwork", record["id"], fields["caption"], assessment
                 )
         except BaseException:
-            self.studio.media.delete(list(names.values()))
+            self._discard(list(names.values()))
             raise
         # A caption that worries us still saves: the art is theirs to share.
         support = self.studio.support.offer(assessment, circle_id)
@@ -216,9 +216,16 @@ class Artworks:
             ):
                 digests[names[key]] = self.studio.media.write(names[key], data)
         except (OSError, SaveFailed):
-            self.studio.media.delete(list(digests))
+            self._discard(list(digests))
             raise
         return names, digests
+
+    def _discard(self, names: list[str]) -> None:
+        """Remove the files of a share that failed; what can't go now, the sweeper clears."""
+        try:
+            self.studio.media.delete(names)
+        except (OSError, StudioError):
+            log.warning("could not remove the files of an artwork that was not shared")
 
     # -- seeing ------------------------------------------------------------------------------------
 
@@ -418,7 +425,8 @@ class Artworks:
         """Delete image files whose records are gone (a missing one is fine)."""
         try:
             self.studio.media.delete(names)
-        except OSError:
+        except (OSError, StudioError):
+            # No record names them any more: the sweeper removes them later.
             log.warning("could not delete the files of a removed artwork")
 
     # -- drawing drafts --------------------------------------------------------------------------

@@ -3,7 +3,9 @@
 An archive is a ZIP with a ``manifest.json`` that lists every file with its
 SHA-256. Rolling backups (``<data>/backups/store-*.zip``) hold the store files
 only — images are written once and never changed, so they are not copied each
-hour; whole-studio archives (``python -m gallery_store backup``) hold both.
+hour; whole-studio archives (``python -m gallery_store backup``) hold both, the
+images read through the media layer from wherever they live (the data folder or
+an S3 bucket) under ``images/``, and a restore puts them back there.
 """
 
 from __future__ import annotations
@@ -17,12 +19,17 @@ import shutil
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .durable import fsync_dir, make_folder
-from .errors import StudioError
+from .errors import NotFound, StudioError
+
+if TYPE_CHECKING:
+    from .media import Media
 
 __all__ = [
     "ArchiveDamaged",
@@ -30,6 +37,7 @@ __all__ = [
     "RollingBackups",
     "read_manifest",
     "restore_archive",
+    "restore_images",
     "write_archive",
 ]
 
@@ -63,8 +71,13 @@ def write_archive(
     *,
     schema_version: int,
     includes_images: bool,
+    images: Media | None = None,
+    image_names: Iterable[str] = (),
 ) -> Manifest:
-    """Write ``files`` (inside ``data_dir``) to a verified ZIP archive, atomically."""
+    """Write ``files`` (inside ``data_dir``) to a verified ZIP archive, atomically.
+
+    ``image_names`` are streamed from ``images`` into ``images/<name>``, one at a time.
+    """
     created = datetime.now(UTC).isoformat()
     digests: dict[str, str] = {}
     make_folder(destination.parent)
@@ -84,6 +97,13 @@ def write_archive(
                 # Images are already compressed; deflating them again only costs time.
                 kind = zipfile.ZIP_STORED if name.startswith("images/") else zipfile.ZIP_DEFLATED
                 zf.writestr(name, data, compress_type=kind)
+            for image in image_names if images is not None else ():
+                try:
+                    # Images are already compressed; deflating them again only costs time.
+                    digest = images.copy_into_zip(image, zf, f"images/{image}")
+                except NotFound:
+                    continue  # deleted while we copied: the record went with it
+                digests[f"images/{image}"] = digest
             manifest = {
                 "kind": ARCHIVE_KIND,
                 "created_at": created,
@@ -131,8 +151,14 @@ def read_manifest(archive: Path) -> Manifest:
     )
 
 
-def restore_archive(archive: Path, data_dir: Path, *, only_store: bool = False) -> Manifest:
-    """Unpack a verified archive into ``data_dir``; nothing changes if it is damaged."""
+def restore_archive(
+    archive: Path, data_dir: Path, *, only_store: bool = False, with_images: bool = True
+) -> Manifest:
+    """Unpack a verified archive into ``data_dir``; nothing changes if it is damaged.
+
+    Without ``with_images`` the images stay out of the folder (``restore_images`` puts them
+    where the studio keeps them).
+    """
     manifest = read_manifest(archive)
     make_folder(data_dir)
     staging = Path(tempfile.mkdtemp(dir=data_dir, prefix=".restore-"))
@@ -141,6 +167,8 @@ def restore_archive(archive: Path, data_dir: Path, *, only_store: bool = False) 
         with zipfile.ZipFile(archive) as zf:
             for name in manifest.files:
                 if only_store and not name.startswith("store/"):
+                    continue
+                if not with_images and name.startswith("images/"):
                     continue
                 target = staging / name
                 _make_private_folders(target.parent, staging, folders)
@@ -167,6 +195,30 @@ def restore_archive(archive: Path, data_dir: Path, *, only_store: bool = False) 
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return manifest
+
+
+def restore_images(archive: Path, manifest: Manifest, media: Media) -> int:
+    """Write an archive's images into ``media`` where they are missing; return how many.
+
+    Call it with the manifest ``read_manifest`` checked. Images are write-once: one already
+    stored under a name is that image, and stays.
+    """
+    from .media import is_stored_name
+
+    wanted = [n for n in manifest.files if n.startswith("images/")]
+    present = media.all_names()
+    written = 0
+    with zipfile.ZipFile(archive) as zf:
+        for member in wanted:
+            name = member[len("images/") :]
+            if not is_stored_name(name) or name in present:
+                continue
+            data = zf.read(member)
+            if _sha256(data) != manifest.files[member]:
+                raise ArchiveDamaged(f"{archive.name} is damaged: {member} does not match.")
+            media.write(name, data)
+            written += 1
+    return written
 
 
 def _make_private_folders(folder: Path, root: Path, made: set[Path]) -> None:

@@ -1,4 +1,4 @@
-"""Deployment settings: limits, session lengths, backups, crisis resources and urgent alerts.
+"""Deployment settings: limits, session lengths, backups, images, crisis resources and alerts.
 
 Settings come from environment variables (``KINDRED_*``) so a clinic can tune a
 deployment without touching code; tests build a ``StudioConfig`` directly.
@@ -156,8 +156,15 @@ class StudioConfig:
     # and the address a connection comes from is the client (for the sign-in slow-down),
     # and only a connection that is itself https gets Secure cookies.
     trusted_proxies: tuple[Network, ...] = ()
+    # Where artwork images live: "" for the data folder's images/, or an S3 bucket
+    # (KINDRED_MEDIA_URL="s3://bucket?endpoint=http://host:8333"; see media_s3.py).
+    media_url: str = field(default="", repr=False)  # may hold a secret key
 
     def __post_init__(self) -> None:
+        if self.media_url:
+            from .media_s3 import parse_media_url
+
+            parse_media_url(self.media_url)
         if self.smtp_url:
             parse_smtp_url(self.smtp_url)
         if self.alert_webhook_url:
@@ -230,4 +237,5 @@ def config_from_env() -> StudioConfig:
         alert_webhook_secret=os.environ.get("KINDRED_ALERT_WEBHOOK_SECRET", "").strip(),
         public_url=public_url,
         trusted_proxies=parse_trusted_proxies(os.environ.get("KINDRED_TRUSTED_PROXIES", "")),
+        media_url=os.environ.get("KINDRED_MEDIA_URL", "").strip(),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "AuthenticationFailed",
     "Conflict",
+    "ImagesUnavailable",
     "NotFound",
     "PermissionDenied",
     "SaveFailed",
@@ -45,6 +46,15 @@ class SaveFailed(StudioError):
     default_message = (
         "We couldn't save that just now, so nothing was changed. "
         "Please try again in a moment, or tell your facilitator if it keeps happening."
+    )
+
+
+class ImagesUnavailable(StudioError):
+    """The image store (an S3 bucket) could not be reached or refused a request."""
+
+    default_message = (
+        "We couldn't reach the pictures just now. Nothing was changed — please try again in a "
+        "moment, or tell your facilitator if it keeps happening."
     )
 
 

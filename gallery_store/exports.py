@@ -16,7 +16,7 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from .durable import save_failure
@@ -185,16 +185,12 @@ class Exports:
             for number, artwork in enumerate(artworks, start=1):
                 name = artwork.get("full_name")
                 if name:
+                    member = f"artworks/{artwork['id']}{PurePosixPath(name).suffix}"
                     try:
-                        path = self.studio.media.path(name)
-                        # write() streams from the file: one image in memory at a time.
-                        archive.write(
-                            path,
-                            f"artworks/{artwork['id']}{path.suffix}",
-                            compress_type=zipfile.ZIP_STORED,
-                        )
-                        artwork["file"] = f"artworks/{artwork['id']}{path.suffix}"
-                    except (FileNotFoundError, NotFound):
+                        # Streamed from wherever images live: one image in memory at a time.
+                        self.studio.media.copy_into_zip(name, archive, member)
+                        artwork["file"] = member
+                    except NotFound:
                         # A missing image leaves its artwork's words in the archive. Any
                         # other error (a full disk) fails the archive: never a silent gap.
                         artwork["file"] = None
@@ -412,9 +408,9 @@ class Exports:
         destination.parent.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(destination, "w") as archive:
             for artwork in chosen:
-                path = self.studio.media.path(artwork["full_name"])
-                artwork["file"] = f"artworks/{artwork['id']}{path.suffix}"
-                archive.write(path, artwork["file"])
+                name = artwork["full_name"]
+                artwork["file"] = f"artworks/{artwork['id']}{PurePosixPath(name).suffix}"
+                self.studio.media.copy_into_zip(name, archive, artwork["file"])
             catalogue = [
                 {
                     "artist": a["artist_name"],

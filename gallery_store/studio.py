@@ -16,7 +16,7 @@ from .backups import RollingBackups
 from .config import StudioConfig
 from .durable import make_folder, save_failure
 from .errors import StudioError
-from .media import MediaStore
+from .media import open_media
 from .storage import Store
 from .sweeper import Sweeper
 
@@ -102,7 +102,7 @@ class Studio:
         self.backups = RollingBackups(
             self.data_dir, self.config.backups_kept, self.config.backup_interval_minutes
         )
-        self.media = MediaStore(self.data_dir / "images")
+        self.media = open_media(self.config.media_url, self.data_dir)
         self._last_backup_check = 0.0
         self.sweeper: Sweeper | None = None
         self.store = self._open_store()

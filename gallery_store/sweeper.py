@@ -8,8 +8,10 @@ archives, expired sessions and old entries of the sign-in throttle.
 The studio sweeps once when it opens and then at most hourly, after a commit. At open the
 studio holds the data folder's lock, so nothing else can be writing inside it and every
 leftover there is stale; later, files younger than an hour are left alone (an upload writes
-its files just before its record). A sweep never raises: it logs and carries on, because it
-runs after someone's change was already saved.
+its files just before its record). Images in an object store are shared with other servers,
+whose uploads may be under way at any time, so there the hour applies at open too. A sweep
+never raises: it logs and carries on, because it runs after someone's change was already
+saved.
 
 ``python -m gallery_store check`` reports what a sweep would remove (``survey``) and removes
 nothing.
@@ -34,8 +36,9 @@ from typing import TYPE_CHECKING
 from .accounts import session_alive
 from .artworks import DRAFT_FILE
 from .durable import TEMP_SUFFIX
+from .errors import StudioError
 from .exports import DOWNLOAD_SECONDS
-from .media import MediaStore
+from .media import Media, MediaStore
 
 if TYPE_CHECKING:
     from .config import StudioConfig
@@ -108,7 +111,7 @@ class Leftover:
     """One file or folder a sweep would remove, and how many bytes it holds."""
 
     kind: str
-    path: Path
+    path: Path | None  # None for an image: it goes through the media layer, by name
     size: int
     name: str = ""  # the stored name, for orphan images and drafts
 
@@ -221,20 +224,27 @@ def find_leftovers(
     now: float,
     at_open: bool = False,
     temp_root: Path | None = None,
+    media: Media | None = None,
 ) -> list[Leftover]:
     """List what a sweep would remove from a data folder and the temp folder (``now``: epoch).
 
     With ``at_open`` the caller holds the folder's lock, so nothing inside the folder is being
     written: everything found there is stale, whatever its age. Backups and the temp folder
-    are written by `python -m gallery_store` too, so they always keep the grace period.
+    are written by `python -m gallery_store` too, so they always keep the grace period, and
+    so do images other servers share (``media.shared``).
     """
     grace = 0 if at_open else GRACE_SECONDS
     found: list[Leftover] = []
-    media = MediaStore(data_dir / "images")
-    for name in sorted(media.all_names() - images_used):
-        info = _stat(media.path(name))
-        if _older(info, now, grace):
-            found.append(Leftover(ORPHAN_IMAGES, media.path(name), info.st_size, name))
+    media = media or MediaStore(data_dir / "images")
+    image_grace = GRACE_SECONDS if media.shared else grace
+    try:
+        stored = media.entries()
+    except (OSError, StudioError) as exc:
+        log.warning("could not list the images to look for orphans: %s", exc)
+        stored = []
+    for entry in stored:
+        if entry.name not in images_used and now - entry.modified >= image_grace:
+            found.append(Leftover(ORPHAN_IMAGES, None, entry.size, entry.name))
     drafts = data_dir / "drafts"
     if drafts.is_dir():
         for path in sorted(drafts.iterdir()):
@@ -275,14 +285,20 @@ def _expired_exports(data_dir: Path, now: float) -> Iterator[Leftover]:
             yield Leftover(EXPIRED_EXPORTS, path, info.st_size)
 
 
-def survey(data_dir: Path, store: Store, config: StudioConfig, now: datetime) -> SweepReport:
+def survey(
+    data_dir: Path,
+    store: Store,
+    config: StudioConfig,
+    now: datetime,
+    media: Media | None = None,
+) -> SweepReport:
     """Count what the app's sweeper would remove, by kind (removes nothing).
 
     ``store`` may be a private copy of the studio's store; the files are the real ones, so
     the grace period always applies. The sign-in throttle lives in the app's memory only.
     """
     images_used, drafts_used = referenced_files(store)
-    leftovers = find_leftovers(data_dir, images_used, drafts_used, now=time.time())
+    leftovers = find_leftovers(data_dir, images_used, drafts_used, now=time.time(), media=media)
     leftovers.extend(_expired_exports(data_dir, time.time()))
     report = SweepReport()
     for leftover in leftovers:
@@ -302,9 +318,11 @@ def survey(data_dir: Path, store: Store, config: StudioConfig, now: datetime) ->
 # -- sweeping a running studio -------------------------------------------------------------------
 
 
-def _remove(leftover: Leftover) -> bool:
+def _remove(leftover: Leftover, media: Media) -> bool:
     try:
-        if leftover.kind in (RESTORE_FOLDERS, SNAPSHOT_FOLDERS, STAGED_COPIES):
+        if leftover.kind == ORPHAN_IMAGES:
+            media.delete([leftover.name])
+        elif leftover.kind in (RESTORE_FOLDERS, SNAPSHOT_FOLDERS, STAGED_COPIES):
             shutil.rmtree(leftover.path)
         else:
             leftover.path.unlink()
@@ -312,7 +330,11 @@ def _remove(leftover: Leftover) -> bool:
     except FileNotFoundError:
         return False
     except OSError as exc:
-        log.warning("the sweeper could not remove %s: %s", leftover.path, exc.strerror or exc)
+        where = leftover.path or media.label(leftover.name)
+        log.warning("the sweeper could not remove %s: %s", where, exc.strerror or exc)
+        return False
+    except StudioError:
+        log.warning("the sweeper could not remove %s", media.label(leftover.name))
         return False
 
 
@@ -381,6 +403,7 @@ class Sweeper:
             now=time.time(),
             at_open=at_open,
             temp_root=self.temp_root,
+            media=self.studio.media,
         )
         orphans = [f for f in found if f.kind in ORPHANS]
         if orphans and self.store.recovery_notes:
@@ -400,10 +423,9 @@ class Sweeper:
                 named = images_used | drafts_used
                 self._remove_all(report, [f for f in orphans if f.name not in named])
 
-    @staticmethod
-    def _remove_all(report: SweepReport, leftovers: Iterable[Leftover]) -> None:
+    def _remove_all(self, report: SweepReport, leftovers: Iterable[Leftover]) -> None:
         for leftover in leftovers:
-            if _remove(leftover):
+            if _remove(leftover, self.studio.media):
                 report.add(leftover.kind, 1, leftover.size)
 
     def _exports(self, report: SweepReport, now: datetime, at_open: bool) -> None:

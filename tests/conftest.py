@@ -1,4 +1,4 @@
-"""Shared fixtures: a Studio on a temp folder, people in circles, and test images."""
+"""Shared fixtures: a Studio on a temp folder, people in circles, test images and servers."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from PIL import Image
 
 from gallery_store import StudioConfig, open_studio
 from gallery_store.config import ImageLimits
+
+from . import servers
 
 # argon2 at production cost takes ~0.1 s a hash; tests make hundreds of accounts.
 FAST_CONFIG = StudioConfig(argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1)
@@ -65,8 +67,17 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def config() -> StudioConfig:
-    return FAST_CONFIG
+def media_url() -> str:
+    """Where the studio keeps images: "" for the data folder's images/ (most tests).
+
+    A module runs on both kinds by overriding it with ``any_media_url``.
+    """
+    return ""
+
+
+@pytest.fixture
+def config(media_url) -> StudioConfig:
+    return FAST_CONFIG.with_overrides(media_url=media_url) if media_url else FAST_CONFIG
 
 
 @pytest.fixture
@@ -122,3 +133,91 @@ def outsider(studio, therapist, other_circle):
 @pytest.fixture
 def small_limits() -> ImageLimits:
     return ImageLimits(max_bytes=2 * 1024 * 1024, max_pixels=4_000_000)
+
+
+# -- test servers (tests/servers.py) -------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A SeaweedFS S3 gateway for the whole run (skips, or fails in CI, without `weed`)."""
+    with servers.seaweedfs() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL 15 cluster for the whole run (skips, or fails in CI, without it)."""
+    with servers.postgresql() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """A ``postgresql://`` URL of a fresh, empty database, dropped after the test."""
+    url = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(url)
+
+
+@pytest.fixture(params=["folder", "s3"])
+def any_media_url(request, monkeypatch) -> str:
+    """Each kind of image store in turn: the data folder, then an empty place in an S3 bucket.
+
+    The URL is also set as ``KINDRED_MEDIA_URL``, as a deployment sets it, so the command
+    line (`check`, `backup`) finds the same images as the studio.
+    """
+    if request.param == "folder":
+        monkeypatch.delenv("KINDRED_MEDIA_URL", raising=False)
+        return ""
+    server = request.getfixturevalue("s3_server")
+    url = server.media_url()
+    monkeypatch.setenv("KINDRED_MEDIA_URL", url)
+    return url
+
+
+class StoredImages:
+    """The stored image files, reached behind the studio's back (as damage or an operator)."""
+
+    def __init__(self, data_dir: Path, media_url: str, s3_server=None) -> None:
+        self.folder = data_dir / "images"
+        self.bucket = self.prefix = ""
+        if media_url:
+            from gallery_store.media_s3 import parse_media_url
+
+            settings = parse_media_url(media_url)
+            self.bucket, self.prefix = settings.bucket, settings.prefix
+            self.client = s3_server.client()
+
+    def names(self) -> set[str]:
+        if not self.bucket:
+            return set(files_below(self.folder))
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix
+        )
+        return {o["Key"][len(self.prefix) :] for p in pages for o in p.get("Contents", [])}
+
+    def read(self, name: str) -> bytes:
+        if not self.bucket:
+            return (self.folder / name).read_bytes()
+        return self.client.get_object(Bucket=self.bucket, Key=self.prefix + name)["Body"].read()
+
+    def replace(self, name: str, data: bytes) -> None:
+        if not self.bucket:
+            (self.folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (self.folder / name).write_bytes(data)
+        else:
+            self.client.put_object(Bucket=self.bucket, Key=self.prefix + name, Body=data)
+
+    def remove(self, name: str) -> None:
+        if not self.bucket:
+            (self.folder / name).unlink()
+        else:
+            self.client.delete_object(Bucket=self.bucket, Key=self.prefix + name)
+
+
+@pytest.fixture
+def stored(request, data_dir, media_url) -> StoredImages:
+    """The studio's stored images as they are in the folder or the bucket."""
+    server = request.getfixturevalue("s3_server") if media_url else None
+    return StoredImages(data_dir, media_url, server)

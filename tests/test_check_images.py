@@ -1,6 +1,7 @@
 """Damaged images are noticed: `check` verifies every artwork file against its digest.
 
 Regression: an empty or truncated image file passed `python -m gallery_store check`.
+Every test runs on the data folder's images and on images in an S3 bucket.
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ def run(capsys, data_dir: Path) -> tuple[int, str]:
 
 
 @pytest.fixture
+def media_url(any_media_url):
+    return any_media_url
+
+
+@pytest.fixture
 def shared(studio, participant, circle):
     return studio.artworks.share(
         participant, make_image("PNG", (320, 240)), caption="Tide", alt_text="Blue waves"
@@ -35,11 +41,11 @@ def without_digests(studio, artwork_id: str) -> None:
         studio.store.collection("artworks").update(artwork_id, digests=None)
 
 
-def test_every_file_an_artwork_writes_has_its_digest_on_the_record(studio, shared, data_dir):
+def test_every_file_an_artwork_writes_has_its_digest_on_the_record(studio, shared, stored):
     record = studio.store.collection("artworks").get(shared.id)
-    assert set(record["digests"]) == set(shared.media_names)
+    assert set(record["digests"]) == set(shared.media_names) == stored.names()
     for name, digest in record["digests"].items():
-        assert hashlib.sha256((data_dir / "images" / name).read_bytes()).hexdigest() == digest
+        assert hashlib.sha256(stored.read(name)).hexdigest() == digest
 
 
 def test_a_healthy_studio_with_digests_checks_healthy(capsys, studio, shared, data_dir):
@@ -47,9 +53,8 @@ def test_a_healthy_studio_with_digests_checks_healthy(capsys, studio, shared, da
     assert code == 0 and out.strip().endswith("healthy")
 
 
-def test_check_reports_a_truncated_image(capsys, studio, shared, data_dir):
-    path = data_dir / "images" / shared.full_name
-    path.write_bytes(path.read_bytes()[:-200])
+def test_check_reports_a_truncated_image(capsys, studio, shared, data_dir, stored):
+    stored.replace(shared.full_name, stored.read(shared.full_name)[:-200])
 
     code, out = run(capsys, data_dir)
 
@@ -59,8 +64,8 @@ def test_check_reports_a_truncated_image(capsys, studio, shared, data_dir):
     assert "no longer matches" in problem
 
 
-def test_check_reports_an_empty_image(capsys, studio, shared, data_dir):
-    (data_dir / "images" / shared.thumb_name).write_bytes(b"")
+def test_check_reports_an_empty_image(capsys, studio, shared, data_dir, stored):
+    stored.replace(shared.thumb_name, b"")
 
     code, out = run(capsys, data_dir)
 
@@ -69,12 +74,17 @@ def test_check_reports_an_empty_image(capsys, studio, shared, data_dir):
     assert shared.id in problem and shared.thumb_name in problem and "empty" in problem
 
 
-def test_a_missing_image_is_reported_once(capsys, studio, shared, data_dir):
-    (data_dir / "images" / shared.blur_name).unlink()
+def test_a_missing_image_is_reported_once(capsys, studio, shared, data_dir, stored, media_url):
+    stored.remove(shared.blur_name)
     code, out = run(capsys, data_dir)
     assert code == 1
+    where = (
+        f"s3://{stored.bucket}/{stored.prefix}{shared.blur_name}"
+        if media_url
+        else f"images/{shared.blur_name}"
+    )
     assert [line for line in out.splitlines() if "problem:" in line] == [
-        f"  problem: artwork {shared.id}: image file images/{shared.blur_name} is missing"
+        f"  problem: artwork {shared.id}: image file {where} is missing"
     ]
 
 
@@ -87,11 +97,11 @@ def test_an_older_record_without_digests_passes_while_its_files_decode(
 
 
 def test_an_older_record_without_digests_still_has_a_truncated_image_noticed(
-    capsys, studio, shared, data_dir
+    capsys, studio, shared, data_dir, stored
 ):
     without_digests(studio, shared.id)
-    path = data_dir / "images" / shared.full_name  # a JPEG: verify() alone would pass it
-    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+    whole = stored.read(shared.full_name)  # a JPEG: verify() alone would pass it
+    stored.replace(shared.full_name, whole[: len(whole) // 2])
 
     code, out = run(capsys, data_dir)
 
@@ -101,10 +111,10 @@ def test_an_older_record_without_digests_still_has_a_truncated_image_noticed(
 
 
 def test_an_older_record_without_digests_still_has_an_empty_image_noticed(
-    capsys, studio, shared, data_dir
+    capsys, studio, shared, data_dir, stored
 ):
     without_digests(studio, shared.id)
-    (data_dir / "images" / shared.thumb_name).write_bytes(b"")
+    stored.replace(shared.thumb_name, b"")
     code, out = run(capsys, data_dir)
     assert code == 1 and shared.thumb_name in out and "empty" in out
 

@@ -1,9 +1,13 @@
-"""No original upload, and so no GPS position, is ever stored or served by the art route."""
+"""No original upload, and so no GPS position, is ever stored or served by the art route.
+
+On the data folder's images and on images in an S3 bucket alike.
+"""
 
 from __future__ import annotations
 
 import io
 
+import pytest
 from PIL import Image
 from starlette.requests import Request
 
@@ -27,7 +31,13 @@ def _serve(path: str, token: str):
         "query_string": b"",
         "headers": [(b"cookie", f"{COOKIE}={token}".encode())],
     }
-    return artwork_image(Request(scope))  # a plain function: Starlette runs it in a thread
+    # A plain function: the server runs it in its thread pool.
+    return artwork_image(Request(scope))
+
+
+@pytest.fixture
+def media_url(any_media_url):
+    return any_media_url
 
 
 def assert_no_location(data: bytes) -> None:
@@ -40,18 +50,18 @@ def assert_no_location(data: bytes) -> None:
 
 
 def test_a_shared_photo_with_gps_is_stored_and_served_without_it(
-    studio, data_dir, monkeypatch, circle, participant, peer
+    studio, data_dir, stored, monkeypatch, circle, participant, peer
 ):
     source = gps_jpeg((1200, 900))
     assert Image.open(io.BytesIO(source)).getexif().get_ifd(GPS_IFD)  # the test has teeth
 
     artwork = studio.artworks.share(participant, source, alt_text="Blue sky", circle_id=circle.id)
 
-    stored = [p for p in (data_dir / "images").rglob("*") if p.is_file()]
-    assert len(stored) == len(VARIANTS)
-    for path in stored:
-        assert path.read_bytes() != source
-        assert_no_location(path.read_bytes())
+    assert stored.names() == set(artwork.media_names)
+    assert len(artwork.media_names) == len(VARIANTS)
+    for name in stored.names():
+        assert stored.read(name) != source
+        assert_no_location(stored.read(name))
 
     monkeypatch.setenv("KINDRED_DATA_DIR", str(data_dir))
     token = studio.accounts.start_session(peer)
