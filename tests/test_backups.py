@@ -178,6 +178,26 @@ def test_rolling_backups_are_pruned_to_backups_kept(tmp_path, clock):
         studio.close()
 
 
+def test_regression_positions_of_pruned_backups_are_not_kept_in_memory(tmp_path, clock):
+    """Regression: the commit each rolling backup reflects was cached for every archive ever
+    taken, pruned ones too, so a studio's memory grew with each backup for as long as it ran."""
+    from gallery_store import backups
+
+    studio = open_studio(tmp_path / "data", FAST_CONFIG.with_overrides(backups_kept=3), clock)
+    try:
+        for number in range(12):
+            with studio.store.transaction():  # a change, so each backup's checkpoint writes
+                studio.store.collection("drafts").insert({"user_id": "u", "n": number})
+            clock.advance(minutes=1)
+            studio.backup_now()
+        positions = studio.backups.positions()
+        folder = str(studio.backups.folder)
+        cached = [key for key in backups._position_cache if key[0].startswith(folder)]
+        assert len(positions) == len(cached) == 3
+    finally:
+        studio.close()
+
+
 # -- whole-studio archives ------------------------------------------------------------------------
 
 
