@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .durable import fsync_dir
+from .durable import fsync_dir, make_folder
 from .errors import StudioError
 
 __all__ = [
@@ -67,7 +67,7 @@ def write_archive(
     """Write ``files`` (inside ``data_dir``) to a verified ZIP archive, atomically."""
     created = datetime.now(UTC).isoformat()
     digests: dict[str, str] = {}
-    destination.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(destination.parent)
     with tempfile.NamedTemporaryFile(
         dir=destination.parent, prefix=".backup-", suffix=".kc-tmp", delete=False
     ) as handle:
@@ -134,7 +134,7 @@ def read_manifest(archive: Path) -> Manifest:
 def restore_archive(archive: Path, data_dir: Path, *, only_store: bool = False) -> Manifest:
     """Unpack a verified archive into ``data_dir``; nothing changes if it is damaged."""
     manifest = read_manifest(archive)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(data_dir)
     staging = Path(tempfile.mkdtemp(dir=data_dir, prefix=".restore-"))
     try:
         folders: set[Path] = {staging}

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .durable import fsync_dir, save_failure
+from .durable import fsync_dir, make_folder, save_failure
 
 __all__ = ["CommitLog", "LogScan", "Op", "segment_name"]
 
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 LOG_FOLDER = "log"
 _SEGMENT = re.compile(r"^commits-(\d{12})\.log$")
+_NUMBER = re.compile(rb'^\{"n":(\d+),')  # encode_line always writes the number first
 
 Op = list  # [collection, shard name, doc id, record | None]
 
@@ -55,11 +56,23 @@ def encode_line(number: int, at: str, ops: list[Op]) -> bytes:
     return body + b"\t" + _digest(body) + b"\n"
 
 
-def decode_line(line: bytes) -> dict | None:
-    """Return a commit from a log line, or None if the line is damaged."""
+def checked_body(line: bytes) -> tuple[int, bytes] | None:
+    """Return a log line's commit number and body if its checksum holds, without parsing it.
+
+    Opening only needs to parse the commits after the last checkpoint; the rest are kept
+    as checked bytes until a repair needs them.
+    """
     body, tab, digest = line.rpartition(b"\t")
     if not tab or _digest(body) != digest:
         return None
+    number = _NUMBER.match(body)
+    if number is None:
+        return None
+    return int(number.group(1)), body
+
+
+def decode_body(body: bytes) -> dict | None:
+    """Return the commit a checked line body holds, or None if it is not one."""
     try:
         entry = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
@@ -73,11 +86,20 @@ def decode_line(line: bytes) -> dict | None:
     return entry
 
 
+def decode_line(line: bytes) -> dict | None:
+    """Return a commit from a log line, or None if the line is damaged."""
+    checked = checked_body(line)
+    if checked is None:
+        return None
+    entry = decode_body(checked[1])
+    return entry if entry is not None and entry["n"] == checked[0] else None
+
+
 @dataclass
 class LogScan:
     """What the log on disk holds: each readable commit, and which are missing."""
 
-    commits: dict[int, dict] = field(default_factory=dict)
+    commits: dict[int, bytes] = field(default_factory=dict)  # number -> checked line body
     start: int = 1  # the first commit the oldest segment was made for
     last: int = 0
     # The highest commit known to exist: the last readable one, or one before the newest
@@ -108,7 +130,11 @@ class LogScan:
     def after(self, position: int) -> Iterator[dict]:
         """Yield readable commits after ``position``, in order."""
         for number in sorted(n for n in self.commits if n > position):
-            yield self.commits[number]
+            entry = decode_body(self.commits[number])
+            if entry is None or entry["n"] != number:
+                # Its checksum held, so only a line written wrongly could get here.
+                raise ValueError(f"commit {number} in the log is not a commit")
+            yield entry
 
 
 class CommitLog:
@@ -159,16 +185,17 @@ class CommitLog:
                     if line and bad_at is None:
                         bad_at = offset  # no newline yet: the append was cut short
                     break
-                entry = decode_line(line)
-                if entry is None or entry["n"] < first:
+                checked = checked_body(line)
+                if checked is None or checked[0] < first:
                     if bad_at is None:
                         bad_at = offset
                 else:
                     if bad_at is not None:
                         scan.damage.append(f"{path.name} has a damaged line at byte {bad_at}")
                         bad_at = None
-                    scan.commits.setdefault(entry["n"], entry)
-                    scan.last = max(scan.last, entry["n"])
+                    number, body = checked
+                    scan.commits.setdefault(number, body)
+                    scan.last = max(scan.last, number)
                     scan.known_last = max(scan.known_last, scan.last)
                 offset += len(line) + 1
             if bad_at is not None:
@@ -190,7 +217,7 @@ class CommitLog:
 
     def create_segment(self, first: int) -> Path:
         """Make an empty segment durably (a checkpoint names it before it is used)."""
-        self.folder.mkdir(mode=0o700, exist_ok=True)
+        make_folder(self.folder)
         path = self.folder / segment_name(first)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
         try:

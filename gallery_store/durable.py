@@ -20,6 +20,7 @@ __all__ = [
     "TEMP_SUFFIX",
     "atomic_write_bytes",
     "fsync_dir",
+    "make_folder",
     "remove_stray_temp_files",
     "save_failure",
 ]
@@ -50,6 +51,30 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def make_folder(folder: Path, mode: int = 0o700) -> None:
+    """Create ``folder`` and any missing parents durably: each new entry is flushed in its parent.
+
+    Without the parent's fsync, a power cut can take away a new folder together with every
+    file already written and synced inside it.
+    """
+    folder = Path(folder)
+    if folder.is_dir():
+        return
+    missing: list[Path] = []
+    level = folder
+    while not level.is_dir():
+        missing.append(level)
+        level = level.parent
+    for new in reversed(missing):
+        try:
+            new.mkdir(mode=mode)
+        except FileExistsError:
+            if not new.is_dir():
+                raise
+            continue  # made meanwhile by another writer, who flushes it
+        fsync_dir(new.parent)
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -59,10 +84,10 @@ def _write_all(fd: int, data: bytes) -> None:
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Replace ``path`` with ``data`` atomically and durably, or raise SaveFailed."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     # The temp file lives in the same folder so os.replace is a same-filesystem rename.
     temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
     try:
+        make_folder(path.parent)
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             _write_all(fd, data)

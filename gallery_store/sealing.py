@@ -35,7 +35,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from .durable import atomic_write_bytes, fsync_dir
+from .durable import atomic_write_bytes, fsync_dir, make_folder
 from .errors import PermissionDenied
 
 __all__ = [
@@ -170,7 +170,7 @@ class KeyVault:
         existing = self.get(user_id)
         if existing is not None:
             return existing
-        self.folder.mkdir(parents=True, exist_ok=True)
+        make_folder(self.folder)
         os.chmod(self.folder, 0o700)
         secret = os.urandom(KEY_BYTES)
         atomic_write_bytes(self._path(user_id), secret)

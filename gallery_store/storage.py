@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import fcntl
+import gc
 import hashlib
 import json
 import logging
@@ -40,7 +41,7 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 
 from .commitlog import CommitLog, LogScan, decode_line, encode_line, ops_for, segment_name
-from .durable import atomic_write_bytes, fsync_dir, remove_stray_temp_files
+from .durable import atomic_write_bytes, fsync_dir, make_folder, remove_stray_temp_files
 from .errors import StoreCorrupt, StoreUnavailable, StudioError
 
 __all__ = [
@@ -189,6 +190,28 @@ class Index:
         for key in self.keys_of(record):
             self._buckets.setdefault(key, {})[record["id"]] = None
 
+    def rebuild(self, records: dict[str, dict]) -> None:
+        """Index every record (id -> record, in ``seq`` order) from scratch.
+
+        The same as ``add`` for each, in one tight loop: at open this runs over every record.
+        """
+        buckets: dict[Any, dict[str, None]] = {}
+        key = self._key
+        for record_id, record in records.items():
+            value = key(record)
+            if value is None:
+                continue
+            if isinstance(value, (list, tuple, set, frozenset)):
+                for each in value:
+                    buckets.setdefault(each, {})[record_id] = None
+                continue
+            bucket = buckets.get(value)
+            if bucket is None:
+                buckets[value] = {record_id: None}
+            else:
+                bucket[record_id] = None
+        self._buckets = buckets
+
     def replace(self, old_keys: list[Any], record: dict, records: dict[str, dict]) -> None:
         """Re-index an updated record without moving it in the order of its buckets."""
         new_keys = self.keys_of(record)
@@ -222,10 +245,6 @@ class Index:
     def ids(self, key: Any) -> dict[str, None]:
         """Return the ids under ``key``, oldest first (a live, read-only view)."""
         return self._buckets.get(key, {})
-
-    def clear(self) -> None:
-        """Forget everything."""
-        self._buckets.clear()
 
 
 class Collection:
@@ -269,8 +288,7 @@ class Collection:
     def add_index(self, name: str, key: Callable[[dict], Any]) -> None:
         """Add a secondary index maintained on every write."""
         index = Index(key)
-        for record in self._records.values():
-            index.add(record)
+        index.rebuild(self._records)
         self._indexes[name] = index
 
     def ids_by(self, index: str, key: Any) -> dict[str, None]:
@@ -377,9 +395,7 @@ class Collection:
             self._records[record["id"]] = record
             self._home[record["id"]] = (shard, doc_id)
         for index in self._indexes.values():
-            index.clear()
-            for record in self._records.values():
-                index.add(record)
+            index.rebuild(self._records)
 
     def max_seq(self) -> int:
         """Return the highest sequence number stored."""
@@ -509,6 +525,8 @@ class Store:
         self.shard_capacity = shard_capacity
         self.checkpoint_bytes = checkpoint_bytes
         self.lock = threading.RLock()
+        # Held while shard files are replaced, and by a backup while it links them.
+        self.checkpoint_lock = threading.Lock()
         self._tx: Transaction | None = None
         self._seq = 0
         self._commit = 0
@@ -536,7 +554,8 @@ class Store:
         try:
             remove_stray_temp_files(self.root)
             self._replay_journal()
-            self._load(list(collection_names), accept_loss)
+            with _collector_paused():
+                self._load(list(collection_names), accept_loss)
         except BaseException:
             self.log.close()
             self._unlock_process()
@@ -1054,8 +1073,9 @@ class Store:
             )
         if tx.scrub:
             try:
-                self._checkpoint()
-                self._scrub_log(set(tx.changes), keep=number)
+                with self.checkpoint_lock:
+                    self._write_checkpoint()
+                    self._scrub_log(set(tx.changes), keep=number)
             except (OSError, StudioError):
                 log.exception("earlier versions could not be cleared yet; the next checkpoint will")
         if not flushed:
@@ -1066,7 +1086,8 @@ class Store:
             )
         if self.log.bytes_since_checkpoint >= self.checkpoint_bytes:
             try:
-                self._checkpoint()
+                # While a backup links the files, the checkpoint waits for a later commit.
+                self._checkpoint(wait=False)
             except (OSError, StudioError):
                 log.exception("a checkpoint failed; the commit log still holds every change")
 
@@ -1117,7 +1138,42 @@ class Store:
             if changed:
                 atomic_write_bytes(path, b"".join(line + b"\n" for line in kept))
 
-    def _checkpoint(self, *, force: bool = False) -> None:
+    @contextlib.contextmanager
+    def files_held(self) -> Iterator[list[Path]]:
+        """Checkpoint, then keep the store files as they are while the caller copies them.
+
+        Only the checkpoint holds the store lock; while the caller links or reads the files,
+        commits go on (they only append to the log segment) and no checkpoint replaces a
+        file: one that falls due waits for a later commit.
+        """
+        with self.lock:
+            if self._tx is not None:
+                raise RuntimeError("files_held() inside a transaction")
+            self.checkpoint_lock.acquire()
+            try:
+                self._write_checkpoint()
+                candidates = self._store_file_candidates()
+            except BaseException:
+                self.checkpoint_lock.release()
+                raise
+        try:
+            # Looking at the disk (a stat per shard) needs no store lock: nothing is
+            # replaced or removed while the checkpoint lock is held.
+            yield [f for f in candidates if f.exists()]
+        finally:
+            self.checkpoint_lock.release()
+
+    def _checkpoint(self, *, force: bool = False, wait: bool = True) -> bool:
+        """Checkpoint now; without ``wait``, not while the files are held (then False)."""
+        if not self.checkpoint_lock.acquire(blocking=wait):
+            return False
+        try:
+            self._write_checkpoint(force=force)
+        finally:
+            self.checkpoint_lock.release()
+        return True
+
+    def _write_checkpoint(self, *, force: bool = False) -> None:
         position = self._commit
         if not self._dirty and not force and self._meta["position"] == position:
             return
@@ -1186,13 +1242,16 @@ class Store:
 
     def store_files(self) -> list[Path]:
         """Return the files a checkpointed copy needs: meta.json and every shard on disk."""
+        return [f for f in self._store_file_candidates() if f.exists()]
+
+    def _store_file_candidates(self) -> list[Path]:
         files = [self.root / META_FILE]
         for collection in self._collections.values():
-            files.extend(s.path for s in collection.shards if s.path.exists())
+            files.extend(s.path for s in collection.shards)
         # The segment meta.json names: a copy without it could not tell "no change since the
         # checkpoint" from "the log was lost".
         files.append(self.log.folder / segment_name(int(self._meta["segment"])))
-        return [f for f in files if f.exists()]
+        return files
 
     def close(self) -> None:
         """Write a checkpoint (so the next open is quick) and release the folder lock."""
@@ -1206,13 +1265,30 @@ class Store:
             self._unlock_process()
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Load without the cyclic garbage collector, then set what was loaded aside from it.
+
+    Loading makes millions of objects that live as long as the store (records are plain
+    dicts: reference counting frees them). Collections during the load would rescan them
+    again and again, and every later full collection would walk them all; frozen, they are
+    skipped (``gc.freeze``).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
+
+
 def _make_folder(folder: Path) -> None:
-    """Create a store folder owner-only and durably (its entry is flushed in the parent)."""
-    if folder.is_dir():
-        return
-    folder.mkdir(parents=True, mode=0o700, exist_ok=True)
+    """Create a store folder owner-only and durably (each new entry flushed in its parent)."""
     with contextlib.suppress(OSError):
-        fsync_dir(folder.parent)
+        make_folder(folder)
+    folder.mkdir(parents=True, mode=0o700, exist_ok=True)
 
 
 def _match(data: bytes | None, pairs: list) -> tuple[dict, int] | None:

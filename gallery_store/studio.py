@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -13,7 +14,7 @@ from pathlib import Path
 
 from .backups import RollingBackups
 from .config import StudioConfig
-from .durable import save_failure
+from .durable import make_folder, save_failure
 from .errors import StudioError
 from .media import MediaStore
 from .storage import Store
@@ -24,6 +25,9 @@ __all__ = ["COLLECTIONS", "Studio", "open_studio"]
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+# How much lower than people's requests the background backup thread runs (nice value).
+BACKUP_NICENESS = 10
 
 # Every collection and the secondary indexes services look records up by.
 COLLECTIONS: dict[str, dict[str, Callable[[dict], object]]] = {
@@ -109,6 +113,8 @@ class Studio:
                 collection.add_index(index_name, key)
         self._closed = False
         self._backup_lock = threading.Lock()
+        self._backup_thread: threading.Thread | None = None
+        self._backup_thread_lock = threading.Lock()
         self._record_recovery()
         self._build_services()
         # Before anything else can happen: finish deletions a stop interrupted, then clear
@@ -186,19 +192,50 @@ class Studio:
             self.sweeper.sweep_if_due()
 
     def take_backup_if_due(self) -> None:
-        """Write a rolling backup when the last one is older than the interval."""
+        """Start a rolling backup in the background when the last one is older than the interval.
+
+        This runs after commits and at open: nobody waits for the backup. Only its first
+        step (a checkpoint and a hard link per store file) holds the store lock.
+        """
         now = self.now()
         # Checking the folder on every commit would cost a directory listing per write.
         if now.timestamp() - self._last_backup_check < 60:
             return
         self._last_backup_check = now.timestamp()
         try:
-            if self.backups.due(now):
-                self._take_backup(now)
+            due = self.backups.due(now)
+        except OSError:
+            log.exception("could not look at the rolling backups; they will be tried again")
+            return
+        if not due:
+            return
+        with self._backup_thread_lock:
+            running = self._backup_thread
+            if self._closed or (running is not None and running.is_alive()):
+                return
+            self._backup_thread = threading.Thread(
+                target=self._backup_in_background, args=(now,), name="kindred-backup", daemon=True
+            )
+            self._backup_thread.start()
+
+    def _backup_in_background(self, now: datetime) -> None:
+        # A lower priority for this thread only (Linux gives each thread its own nice value),
+        # so compressing never competes with people's pages for the cores.
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BACKUP_NICENESS)
+        try:
+            self._take_backup(now)
         except (OSError, StudioError):
-            # This runs after a commit: failing here would make a saved change look
-            # lost (and share() would delete the files of a record that was kept).
+            # A commit already stands: failing here must not make it look lost.
             log.exception("the rolling backup failed; it will be tried again")
+
+    def wait_for_backup(self, timeout: float | None = None) -> bool:
+        """Wait for a background rolling backup to finish; False if one is still running."""
+        running = self._backup_thread
+        if running is None:
+            return True
+        running.join(timeout)
+        return not running.is_alive()
 
     def backup_now(self) -> Path:
         """Write a rolling backup at once and return its path (SaveFailed if it can't be)."""
@@ -216,18 +253,15 @@ class Studio:
         if not self._backup_lock.acquire(blocking=wait):
             return None  # one is being written already
         try:
-            self.backups.folder.mkdir(parents=True, exist_ok=True)
+            make_folder(self.backups.folder)
             staging = Path(tempfile.mkdtemp(dir=self.backups.folder, prefix=".snapshot-"))
             try:
-                with self.store.lock:
-                    self.store.checkpoint()
-                    files = [
-                        _link_into(path, self.data_dir, staging)
-                        for path in self.store.store_files()
-                    ]
-                    schema = self.store.schema_version()
-                # Shard files are replaced, never changed in place, so the links stay as they
-                # were at the checkpoint while commits go on.
+                schema = self.store.schema_version()
+                # Only the checkpoint holds the store lock; the links are made while commits
+                # go on. Shard files are replaced, never changed in place, so the links stay
+                # as they were at the checkpoint.
+                with self.store.files_held() as held:
+                    files = [_link_into(path, self.data_dir, staging) for path in held]
                 return self.backups.take(files, schema, now, base=staging)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
@@ -240,6 +274,8 @@ class Studio:
             if self._closed:
                 return
             self._closed = True
+            # A backup half-way through its snapshot needs the store until it is done.
+            self.wait_for_backup()
             self.alerts.close()
             self.store.close()
             _OPEN.pop(self.data_dir.resolve(), None)

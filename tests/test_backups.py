@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import struct
+import threading
 import zipfile
 from pathlib import Path
 
@@ -163,6 +165,46 @@ def test_damaged_backups_are_skipped_for_an_older_good_one_and_the_log(
         assert any("can't be used" in r.getMessage() for r in caplog.records)
     finally:
         restored.close()
+
+
+def test_a_due_backup_runs_in_the_background_while_people_go_on(studio, people, clock, monkeypatch):
+    """Compression waits here until released: commits and reads must not wait with it."""
+    release = threading.Event()
+    started = threading.Event()
+    niceness: list[int] = []
+    take = studio.backups.take
+
+    def slow_take(*args, **kwargs):
+        niceness.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        started.set()
+        assert release.wait(timeout=30)
+        return take(*args, **kwargs)
+
+    monkeypatch.setattr(studio.backups, "take", slow_take)
+    robin = people["robin"]
+    before = studio.backups.archives()
+    clock.advance(minutes=61)  # the newest backup is now older than the interval
+    art = studio.artworks.share(robin, make_image(), caption="Harbour", alt_text="Boats")
+    assert started.wait(timeout=10), "the due backup should have started"
+    # The backup is stuck compressing; everyone else goes on at once.
+    done = threading.Event()
+
+    def others() -> None:
+        studio.comments.post(people["therapist"], art.id, "Thank you for sharing this.")
+        studio.artworks.gallery(robin, people["circle"].id)
+        done.set()
+
+    threading.Thread(target=others, daemon=True).start()
+    assert done.wait(timeout=10), "a commit or a read waited for the backup"
+    assert studio.backups.archives() == before
+    release.set()
+    assert studio.wait_for_backup(timeout=30)
+    newest = studio.backups.archives()[0]
+    assert newest not in before
+    with zipfile.ZipFile(newest) as zf:
+        shards = [n for n in zf.namelist() if n.startswith("store/artworks/")]
+        assert any(art.id in zf.read(n).decode() for n in shards)
+    assert niceness[0] > os.getpriority(os.PRIO_PROCESS, 0)
 
 
 def test_rolling_backups_are_pruned_to_backups_kept(tmp_path, clock):
