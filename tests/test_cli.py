@@ -31,6 +31,7 @@ def lived_in(studio, therapist, circle, participant):
         participant, make_image("PNG", (320, 240)), caption="Tide", alt_text="Blue waves"
     )
     studio.comments.post(therapist, artwork.id, "Thank you for sharing this.")
+    assert studio.wait_for_backup(timeout=30)  # the first backup, started at open
     return artwork
 
 
