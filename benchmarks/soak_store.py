@@ -593,6 +593,7 @@ class KillReport:
     refused_open: int = 0
     torn_tails: int = 0
     leftovers: Counter = field(default_factory=Counter)  # after each reopen, summed
+    leftovers_at_end: Counter = field(default_factory=Counter)  # after the last reopen
     orphans_kept: int = 0  # orphan images kept because opening recorded a recovery
     child_crashes: int = 0
     tmpdir_left: int = 0
@@ -889,6 +890,7 @@ def run_kills(
             if notes and left.get("orphan images"):
                 report.orphans_kept += left["orphan images"]
             report.leftovers.update(left)
+            report.leftovers_at_end = left
         finally:
             studio.close()
 
@@ -985,6 +987,8 @@ class Sample:
     threads: int
     calls: int
     position_cache: int  # archive positions cached in memory (one per archive ever seen)
+    shards: int  # shard files in the store
+    meta: int  # bytes of meta.json
 
 
 @dataclass
@@ -1220,6 +1224,8 @@ def run_threads(
             threads=threading.active_count(),
             calls=calls,
             position_cache=len(backups_module._position_cache),
+            shards=len(list((data_dir / "store").glob("*/*.json"))),
+            meta=(data_dir / "store" / "meta.json").stat().st_size,
         )
 
     pool = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(threads)]
@@ -1591,7 +1597,8 @@ def kill_rows(r: KillReport) -> tuple[bool, list[tuple[str, str]]]:
         ("  damaged after a kill", f"{sum(r.damaged.values())}: {listing(r.damaged)}"),
         ("  rebuilt / refused", f"{r.repaired} / {r.refused_open}"),
         ("  torn log tails", f"{r.torn_tails} (left out: never acknowledged)"),
-        ("  left after reopens", listing(r.leftovers)),
+        ("  left after reopens", f"{listing(r.leftovers)} (summed over every reopen)"),
+        ("  left after the last", listing(r.leftovers_at_end)),
         ("  orphans kept", f"{r.orphans_kept} (by reopens that had repaired something)"),
         ("  $TMPDIR at the end", f"{r.tmpdir_left} entries"),
         ("  child crashes", str(r.child_crashes)),
@@ -1644,6 +1651,8 @@ def thread_rows(r: ThreadReport) -> tuple[bool, list[tuple[str, str]]]:
         ("  open fds", path("fds")),
         ("  threads", path("threads")),
         ("  backup positions cached", path("position_cache")),
+        ("  shard files", path("shards")),
+        ("  meta.json", path("meta", kb)),
     ]
 
 

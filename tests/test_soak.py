@@ -31,8 +31,11 @@ def test_killed_at_random_moments_the_store_loses_and_resurrects_nothing(tmp_pat
     assert report.refused_open == 0 and not report.problems, (seed, report.problems)
     assert "unhealthy" not in report.check_codes, (seed, report.problems)
     assert report.repaired == sum(report.damaged.values()), seed
-    # The sweep at open clears what a kill leaves, except orphan files after a repair.
-    left = {k: v for k, v in report.leftovers.items() if k != "orphan images"}
+    # The sweep at open clears what a kill leaves. Kept on purpose: orphan images after a
+    # repair (they may be the only copy of art), unfinished backups for an hour (a command
+    # may be writing one), and the vault secret of an account a kill stopped being made.
+    kept = {"orphan images", "backup temp files", "key files of no account"}
+    left = {k: v for k, v in report.leftovers.items() if k not in kept}
     assert left == {}, (seed, report.leftovers)
     assert report.leftovers.get("orphan images", 0) == report.orphans_kept
     assert report.tmpdir_left == 0
