@@ -266,6 +266,22 @@ def damaged_images(store: Store, media: Media, stored: set[str] | None = None) -
     return problems
 
 
+def confirmed(
+    data_dir: Path, media: Media, missing: list[str], damaged: list[str]
+) -> tuple[list[str], list[str]]:
+    """Keep the image problems a later copy of the store still shows.
+
+    The store was copied a moment ago but the images are live: an artwork deleted since
+    took its files with it. A later copy no longer holds it, so only real problems stay.
+    """
+    with staged_store(data_dir) as later:
+        if later.store is None:
+            return missing, damaged
+        still_missing = set(image_problems(later.store, media)[0])
+        still_damaged = set(damaged_images(later.store, media))
+    return [p for p in missing if p in still_missing], [p for p in damaged if p in still_damaged]
+
+
 def leftover_warnings(data_dir: Path, store: Store, media: Media) -> list[str]:
     """Describe what the app's sweeper would remove, one warning per kind (removes nothing)."""
     from .sweeper import WHY, survey
@@ -319,8 +335,11 @@ def cmd_check(args: argparse.Namespace) -> int:
                 )
             if stored_names is not None:
                 missing, artworks, used = image_problems(store, media, stored_names)
+                damaged = damaged_images(store, media, stored_names)
+                if missing or damaged:
+                    missing, damaged = confirmed(data_dir, media, missing, damaged)
                 problems.extend(missing)
-                problems.extend(damaged_images(store, media, stored_names))
+                problems.extend(damaged)
                 place = f" in {media.where()}" if media.shared else ""
                 print(
                     f"  images: {len(stored_names)} files{place}; {artworks} artworks use "

@@ -381,6 +381,7 @@ class RollingBackups:
     def positions(self) -> list[int]:
         """Return the commit each kept backup reflects (the log must reach back to them)."""
         found = []
+        kept = set()
         for path in self.archives():
             try:
                 info = path.stat()
@@ -388,10 +389,16 @@ class RollingBackups:
                 continue
             # Archives are written once: a file with the same path, time and size is the same.
             key = (str(path), info.st_mtime_ns, info.st_size)
+            kept.add(key)
             if key not in _position_cache:
                 meta = RollingCopy(path).meta(verify=False)
                 _position_cache[key] = _lowest_position(meta) if meta is not None else None
             position = _position_cache[key]
             if position is not None:
                 found.append(position)
+        # Forget archives pruned since: the cache would otherwise grow with every backup taken.
+        folder = str(self.folder)
+        for key in list(_position_cache):
+            if key not in kept and os.path.dirname(key[0]) == folder:
+                _position_cache.pop(key, None)
         return found

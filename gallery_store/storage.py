@@ -362,8 +362,11 @@ class Collection:
                 index.discard(old)
 
     def _shard_with_room(self) -> Shard:
-        if self.shards and len(self.shards[-1]) < self.store.shard_capacity:
-            return self.shards[-1]
+        # The first with room: what deletions free is used again, so a collection keeps the
+        # shards its records need, not one for every ``shard_capacity`` records it ever held.
+        for shard in self.shards:
+            if len(shard) < self.store.shard_capacity:
+                return shard
         number = len(self.shards) + 1
         while True:
             path = self.store.root / self.name / f"{self.name}-{number:06d}.json"

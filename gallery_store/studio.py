@@ -105,6 +105,9 @@ class Studio:
         self.media = open_media(self.config.media_url, self.data_dir)
         self._last_backup_check = 0.0
         self.sweeper: Sweeper | None = None
+        # Until the sweep at open has run, commits start no backup: that sweep removes every
+        # backup staging folder it finds, and would take a new one's files away mid-copy.
+        self._opened = False
         self.store = self._open_store()
         self.store.on_commit = self._after_commit
         for name, indexes in COLLECTIONS.items():
@@ -123,6 +126,7 @@ class Studio:
         self.exports.resume_erasures()
         self.sweeper = Sweeper(self)
         self.sweeper.sweep_at_open()
+        self._opened = True
         self.take_backup_if_due()
         if self.config.alert_worker and self.alerts.configured:
             # Also sends what was still waiting when the app last stopped.
@@ -190,6 +194,8 @@ class Studio:
         return self.clock()
 
     def _after_commit(self) -> None:
+        if not self._opened:
+            return
         self.take_backup_if_due()
         if self.sweeper is not None and self.sweeper.due():
             # The sweep walks the whole data folder: never on the request that committed.

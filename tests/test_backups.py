@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 
 from gallery_store import open_studio
-from gallery_store.backups import ArchiveDamaged, read_manifest, restore_archive, write_archive
+from gallery_store.backups import (
+    ArchiveDamaged,
+    RollingCopy,
+    read_manifest,
+    restore_archive,
+    write_archive,
+)
 from gallery_store.errors import StoreCorrupt, StudioError
 from gallery_store.storage import SCHEMA_VERSION
 
@@ -218,6 +224,71 @@ def test_rolling_backups_are_pruned_to_backups_kept(tmp_path, clock):
         assert len(list((tmp_path / "data" / "backups").glob("*.zip"))) == 3
     finally:
         studio.close()
+
+
+def test_regression_positions_of_pruned_backups_are_not_kept_in_memory(tmp_path, clock):
+    """Regression: the commit each rolling backup reflects was cached for every archive ever
+    taken, pruned ones too, so a studio's memory grew with each backup for as long as it ran."""
+    from gallery_store import backups
+
+    studio = open_studio(tmp_path / "data", FAST_CONFIG.with_overrides(backups_kept=3), clock)
+    try:
+        for number in range(12):
+            with studio.store.transaction():  # a change, so each backup's checkpoint writes
+                studio.store.collection("drafts").insert({"user_id": "u", "n": number})
+            clock.advance(minutes=1)
+            studio.backup_now()
+        positions = studio.backups.positions()
+        folder = str(studio.backups.folder)
+        cached = [key for key in backups._position_cache if key[0].startswith(folder)]
+        assert len(positions) == len(cached) == 3
+    finally:
+        studio.close()
+
+
+def test_regression_a_backup_started_while_opening_is_not_swept_away(
+    tmp_path, clock, monkeypatch, caplog
+):
+    """Regression: a commit while a new studio opened (its first prompts) started the rolling
+    backup in the background; the sweep at open then removed the backup's staging folder as
+    a leftover, so the backup failed, or left out the files linked before the sweep."""
+    from gallery_store import studio as studio_module
+    from gallery_store.sweeper import Sweeper
+
+    swept = threading.Event()
+    first_linked = threading.Event()
+    real_sweep = Sweeper.sweep_at_open
+    real_link = studio_module._link_into
+    linked = []
+
+    def sweep_then_say_so(self):
+        if self.studio._backup_thread is not None:
+            first_linked.wait(5)  # the sweep comes while the backup links its files
+        try:
+            return real_sweep(self)
+        finally:
+            swept.set()
+
+    def link_once_swept(*args):
+        if linked:
+            first_linked.set()
+            swept.wait(5)
+        linked.append(args[0])
+        return real_link(*args)
+
+    monkeypatch.setattr(Sweeper, "sweep_at_open", sweep_then_say_so)
+    monkeypatch.setattr(studio_module, "_link_into", link_once_swept)
+    with caplog.at_level(logging.ERROR, logger="gallery_store"):
+        studio = open_studio(tmp_path / "data", FAST_CONFIG, clock)
+        try:
+            assert studio.wait_for_backup(10)
+            [archive] = studio.backups.archives()
+            held = set(read_manifest(archive).files)
+            assert {f"store/{p.relative_to(studio.store.root)}" for p in linked} <= held
+            assert RollingCopy(archive).meta() is not None  # usable for a repair
+        finally:
+            studio.close()
+    assert "rolling backup failed" not in caplog.text
 
 
 # -- whole-studio archives ------------------------------------------------------------------------

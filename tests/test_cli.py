@@ -31,6 +31,7 @@ def lived_in(studio, therapist, circle, participant):
         participant, make_image("PNG", (320, 240)), caption="Tide", alt_text="Blue waves"
     )
     studio.comments.post(therapist, artwork.id, "Thank you for sharing this.")
+    assert studio.wait_for_backup(timeout=30)  # the first backup, started at open
     return artwork
 
 
@@ -66,6 +67,29 @@ def test_check_reports_a_missing_image(capsys, studio, lived_in, data_dir):
     code, out, _ = run(capsys, data_dir, "check")
     assert code == 1
     assert lived_in.full_name in out and "missing" in out
+
+
+def test_regression_an_artwork_deleted_while_check_runs_is_not_a_missing_image(
+    capsys, studio, lived_in, participant, data_dir, monkeypatch
+):
+    """Regression: `check` copies the store, then looks for each artwork's files in the live
+    folder. An artwork deleted in between (its files go right after its record) was reported
+    as missing images, and a healthy studio as NOT healthy."""
+    from gallery_store import __main__ as cli
+
+    real_copy = cli.copy_store_files
+    copies = []
+
+    def copy_then_delete(source, staging, *args, **kwargs):
+        real_copy(source, staging, *args, **kwargs)
+        copies.append(staging)
+        if len(copies) == 1:  # the artist deletes it just after the first copy
+            studio.artworks.delete(participant, lived_in.id)
+
+    monkeypatch.setattr(cli, "copy_store_files", copy_then_delete)
+    code, out, _ = run(capsys, data_dir, "check")
+    assert "missing" not in out
+    assert code == 0 and out.strip().endswith("healthy")
 
 
 def test_check_of_a_folder_without_a_studio_says_so(capsys, tmp_path):

@@ -209,6 +209,32 @@ def test_collection_splits_into_shards_listed_in_meta_with_checksums(folder):
         store.close()
 
 
+def test_regression_space_freed_by_deletions_is_used_again(folder):
+    """Regression: new records went only into the newest shard, so a collection whose records
+    come and go (sessions, comments, reactions) gained a shard, with its file, its entry in
+    meta.json and its memory, for every ``shard_capacity`` records it ever held."""
+    store = open_store(folder, capacity=10)
+    try:
+        notes = store.collection("notes")
+        live = []
+        for n in range(200):
+            with store.transaction():
+                live.append(notes.insert({"topic": "sky", "n": n})["id"])
+                if len(live) > 15:
+                    notes.remove(live.pop(0))
+        assert len(notes.shards) == 2
+        assert [r["n"] for r in notes.by("topic", "sky")] == list(range(185, 200))
+    finally:
+        store.close()
+    again = open_store(folder, capacity=10)
+    try:
+        assert len(list((again.root / "notes").glob("*.json"))) == 2
+        kept = again.collection("notes").by("topic", "sky")
+        assert [r["n"] for r in kept] == list(range(185, 200))  # still in posting order
+    finally:
+        again.close()
+
+
 def test_a_commit_appends_one_log_line_and_a_checkpoint_writes_only_changed_shards(
     folder, monkeypatch
 ):
@@ -231,7 +257,7 @@ def test_a_commit_appends_one_log_line_and_a_checkpoint_writes_only_changed_shar
 
         notes.update(made[1]["id"], n=100)  # lives in shard 1
         notes.remove(made[7]["id"])  # lives in shard 2
-        notes.insert({"topic": "sea"})  # shard 3 has room
+        notes.insert({"topic": "sea"})  # into shard 2, where the removal made room
         assert written == []  # commits only append to the log
         after = disk_state(store.root)
         changed = {name for name in after if after[name] != before.get(name)}
@@ -241,7 +267,7 @@ def test_a_commit_appends_one_log_line_and_a_checkpoint_writes_only_changed_shar
 
         store.checkpoint()
         shards_written = [p for p in written if p.name != "meta.json"]
-        assert sorted(shards_written) == [shard_dir / f"notes-00000{n}.json" for n in (1, 2, 3)]
+        assert sorted(shards_written) == [shard_dir / f"notes-00000{n}.json" for n in (1, 2)]
     finally:
         store.close()
 
