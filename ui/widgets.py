@@ -6,7 +6,6 @@ import logging
 from collections.abc import Callable
 
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
 
 from gallery_store import StudioError
 from gallery_store.crisis import AT_RISK
@@ -22,7 +21,6 @@ __all__ = [
     "cookie_handoff",
     "cookie_sign_out",
     "guarded",
-    "rerun_fragment",
     "show_text",
     "support_panel",
 ]
@@ -169,15 +167,3 @@ def guarded(action: Callable[[], object], *, success: str | None = None) -> obje
     if success:
         st.success(success)
     return result
-
-
-def rerun_fragment() -> None:
-    """Rerun only the fragment this is called from, or the whole page when that isn't allowed.
-
-    Streamlit folds a fragment's rerun into a full one when another widget changed at the same
-    moment (and AppTest always runs the whole page): there ``scope="fragment"`` raises.
-    """
-    try:
-        st.rerun(scope="fragment")
-    except StreamlitAPIException:
-        st.rerun()
