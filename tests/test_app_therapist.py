@@ -321,15 +321,61 @@ def test_editing_a_prompt_says_saved_after_the_page_reruns(
 ):
     prompt = studio.prompts.library(therapist)[0]
     at = app_for(studio, data_dir, monkeypatch, user=therapist, page="prompts")
+    at.button(key=f"edit_prompt_{prompt.id}").click()
+    at.run()
     form = next(f for f in at.get("form") if f.proto.form.form_id == f"prompt_form_{prompt.id}")
     widget(form.number_input, "Minutes").set_value(35)
     click(at, "Save prompt")
 
     assert studio.prompts.get(therapist, prompt.id).minutes == 35
+    assert _prompt_forms(at) == ["prompt_form_new"]
     # Regression: "Saved." was shown just before st.rerun() wiped it.
     assert [t.value for t in at.toast] == [escape_markdown("Saved.")]
     at.run()
     assert not at.toast  # once
+    assert not at.exception
+
+
+def _prompt_forms(at) -> list[str]:
+    return [
+        f.proto.form.form_id for f in at.get("form") if f.proto.form.form_id.startswith("prompt")
+    ]
+
+
+def test_the_library_has_one_form_the_one_for_the_prompt_being_edited(
+    studio, data_dir, monkeypatch, therapist, circle
+):
+    # Regression: every prompt carried its own edit form, and the page took seconds to appear.
+    library = studio.prompts.library(therapist)
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="prompts")
+    assert _prompt_forms(at) == ["prompt_form_new"]
+    assert len([b for b in at.button if b.label == "Edit this prompt"]) == len(library)
+
+    at.button(key=f"edit_prompt_{library[2].id}").click()
+    at.run()
+    assert _prompt_forms(at) == [
+        "prompt_form_new",
+        f"prompt_form_{library[2].id}",
+    ]
+    click(at, "Cancel")
+    assert _prompt_forms(at) == ["prompt_form_new"]
+    assert studio.prompts.get(therapist, library[2].id) == library[2]
+    assert not at.exception
+
+
+def test_a_prompt_edit_that_is_refused_keeps_the_form_and_says_why(
+    studio, data_dir, monkeypatch, therapist, circle
+):
+    prompt = studio.prompts.library(therapist)[0]
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="prompts")
+    at.button(key=f"edit_prompt_{prompt.id}").click()
+    at.run()
+    form = next(f for f in at.get("form") if f.proto.form.form_id == f"prompt_form_{prompt.id}")
+    widget(form.text_input, "Title").input("")
+    click(at, "Save prompt")
+
+    assert at.error and studio.prompts.get(therapist, prompt.id).title == prompt.title
+    assert f"prompt_form_{prompt.id}" in _prompt_forms(at)
     assert not at.exception
 
 
