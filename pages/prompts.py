@@ -20,15 +20,17 @@ REASONS = {"pinned": "pinned", "series": "series", "rotation": "rotation", "none
 def render(ctx: Context) -> None:
     """Show the library and the planning tools."""
     st.title("Prompt library")
-    library_tab, plan_tab, files_tab = st.tabs(["Library", "Plan a circle", "Import and export"])
-    with library_tab:
-        _library(ctx)
-    with plan_tab:
-        _plan(ctx)
-    with files_tab:
-        _files(ctx)
+    # Only the chosen tab is drawn (each is a page's worth of widgets).
+    tabs = st.tabs(
+        ["Library", "Plan a circle", "Import and export"], key=TAB_KEY, on_change="rerun"
+    )
+    for tab, draw in zip(tabs, (_library, _plan, _files), strict=True):
+        if tab.open:
+            with tab:
+                draw(ctx)
 
 
+TAB_KEY = "prompts_tab"
 EDITING_KEY = "prompt_editing"
 NEW_ROUND_KEY = "prompt_new_round"
 # The form's fields, by name, each keyed per prompt ("new" for the new-prompt form).
@@ -76,7 +78,11 @@ def _library(ctx: Context) -> None:
         title = f"{escape_markdown(prompt.title)} · {prompt.intensity}" + (
             " · retired" if prompt.retired else ""
         )
-        with st.expander(title, expanded=prompt.id == editing):
+        # Drawn only when opened: fifty prompts' previews made the page take seconds.
+        box = st.expander(title, key=open_key(prompt.id), on_change="rerun")
+        if not box.open:
+            continue
+        with box:
             st.caption(
                 f"{_shown(used.get('shown_days', 0))} · "
                 f"{used.get('artworks', 0)} artworks answered it · "
@@ -107,6 +113,11 @@ def _library(ctx: Context) -> None:
                 on_click=_retire,
                 args=(ctx, prompt),
             )
+
+
+def open_key(prompt_id: str) -> str:
+    """Return the session key that holds whether a prompt's expander is open."""
+    return f"prompt_open_{prompt_id}"
 
 
 def _start_editing(prompt_id: str) -> None:
