@@ -6,9 +6,9 @@ import streamlit as st
 
 __all__ = ["CAPTION_COLOR", "PAGE_STYLE", "page_style"]
 
-# Streamlit draws captions in the text colour at 60 % (#818282 on our cream, 3.6:1); this is
-# the text colour lightened only as far as WCAG AA allows: 5.9:1 on the page, 5.3:1 in the
-# sidebar.
+# Streamlit draws captions in the text colour at 60 % (#818282 on our cream, 3.6:1), some by
+# colour and some by opacity. This is the text colour lightened only as far as WCAG AA
+# allows: 5.9:1 on the page, 5.3:1 in the sidebar.
 CAPTION_COLOR = "#5C6165"
 
 # The picture is the link: Streamlit's own page link (so the tab keeps its state) is laid
@@ -32,7 +32,7 @@ ARTWORK_LINK_STYLE = (
 
 PAGE_STYLE = (
     "<style>"
-    f'[data-testid="stCaptionContainer"]{{color:{CAPTION_COLOR}}}'
+    f'[data-testid="stCaptionContainer"]{{color:{CAPTION_COLOR}!important;opacity:1!important}}'
     f"{ARTWORK_LINK_STYLE}"
     "</style>"
 )
