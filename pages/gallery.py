@@ -405,7 +405,7 @@ def _own_comment(ctx: Context, comment, hint: str) -> None:
         error = st.session_state.pop(f"edit_error_{comment.id}", None)
         if error:
             st.error(error)
-        save, cancel, _ = st.columns([1, 1, 3])
+        save, delete, cancel = st.columns(3)
         save.button(
             "Save",
             key=f"edit_save_{comment.id}",
@@ -413,32 +413,44 @@ def _own_comment(ctx: Context, comment, hint: str) -> None:
             on_click=_save_comment,
             args=(ctx, comment.id, comment.artwork_id),
         )
+        delete.button(
+            "Delete my comment",
+            key=f"delete_comment_{comment.id}",
+            icon=":material/delete:",
+            on_click=_delete_comment,
+            args=(ctx, comment.id, comment.artwork_id),
+        )
         cancel.button(
-            "Cancel", key=f"edit_cancel_{comment.id}", on_click=_stop_editing, args=(editing_key,)
+            "Cancel",
+            key=f"edit_cancel_{comment.id}",
+            type="tertiary",
+            on_click=_stop_editing,
+            args=(editing_key,),
         )
         return
     show_text(comment.text)
     if hint:
         st.caption(hint)
     age = (studio.now() - comment.created_at).total_seconds() if comment.created_at else 1e9
-    left, right, _ = st.columns([1, 2, 3])
+    # One small button a comment, so a long thread stays quick.
     if age < EDIT_MINUTES * 60:
-        left.button(
-            "Edit",
+        st.button(
+            "Change or delete",
             key=f"edit_{comment.id}",
             type="tertiary",
             icon=":material/edit:",
             on_click=_start_editing,
             args=(editing_key, comment.id),
         )
-    right.button(
-        "Delete my comment",
-        key=f"delete_comment_{comment.id}",
-        type="tertiary",
-        icon=":material/delete:",
-        on_click=_delete_comment,
-        args=(ctx, comment.id),
-    )
+    else:
+        st.button(
+            "Delete my comment",
+            key=f"delete_comment_{comment.id}",
+            type="tertiary",
+            icon=":material/delete:",
+            on_click=_delete_comment,
+            args=(ctx, comment.id, comment.artwork_id),
+        )
 
 
 def _start_editing(editing_key: str, item_id: str) -> None:
@@ -460,8 +472,9 @@ def _save_comment(ctx: Context, comment_id: str, artwork_id: str) -> None:
     st.session_state[f"support_{artwork_id}"] = edited.support
 
 
-def _delete_comment(ctx: Context, comment_id: str) -> None:
+def _delete_comment(ctx: Context, comment_id: str, artwork_id: str) -> None:
     ctx.studio.comments.delete(ctx.user, comment_id)
+    _stop_editing(_editing_key(artwork_id))
 
 
 def _report_comment(ctx: Context, comment) -> None:

@@ -112,13 +112,12 @@ def _show_more(count: int) -> None:
 
 
 def _reflection(ctx: Context, reflection, reads) -> None:
-    """One reflection: its words and small buttons, or the one edit box when it is edited."""
+    """One reflection: its words and one small button; the one being changed has the tools."""
     stamp = f"{reflection.created_at:%d %b %Y, %H:%M}" if reflection.created_at else ""
     shared = " · shared with your therapist" if reflection.share_with_therapist else ""
     st.caption(stamp + shared)
     delete = {
         "key": f"delete_reflection_{reflection.id}",
-        "type": "tertiary",
         "icon": ":material/delete:",
         "on_click": _delete,
         "args": (ctx, reflection.id),
@@ -129,51 +128,54 @@ def _reflection(ctx: Context, reflection, reads) -> None:
             "without your recovery code. Your recovery code can open it again "
             "(Account → Open locked notes)."
         )
-        st.button("Delete", **delete)
+        st.button("Delete", type="tertiary", **delete)
         return
-    if st.session_state.get(EDITING_KEY) == reflection.id:
-        st.text_area(
-            "Reflection",
-            value=reflection.text,
-            max_chars=REFLECTION_LIMIT,
-            key=f"edit_reflection_{reflection.id}",
+    if st.session_state.get(EDITING_KEY) != reflection.id:
+        show_text(reflection.text)
+        if reflection.feelings:
+            st.caption("Feelings: " + ", ".join(reflection.feelings))
+        if reads:
+            seen = ", ".join(
+                f"{escape_markdown(name)} ({at:%d %b %Y, %H:%M})" for name, at in reads
+            )
+            st.caption(f"Read by {seen}")
+        elif reflection.share_with_therapist:
+            st.caption("Not read yet.")
+        # One button a reflection: a long journal stays quick (the tools are one click on).
+        st.button(
+            "Change, share or delete",
+            key=f"edit_{reflection.id}",
+            type="tertiary",
+            icon=":material/edit:",
+            on_click=_start_editing,
+            args=(reflection.id,),
         )
-        save, cancel, _ = st.columns([1, 1, 3])
-        save.button(
-            "Save",
-            key=f"save_reflection_{reflection.id}",
-            type="primary",
-            on_click=_save,
-            args=(ctx, reflection.id),
-        )
-        cancel.button("Cancel", key=f"cancel_reflection_{reflection.id}", on_click=_stop_editing)
         return
-    show_text(reflection.text)
-    if reflection.feelings:
-        st.caption("Feelings: " + ", ".join(reflection.feelings))
-    if reads:
-        seen = ", ".join(f"{escape_markdown(name)} ({at:%d %b %Y, %H:%M})" for name, at in reads)
-        st.caption(f"Read by {seen}")
-    elif reflection.share_with_therapist:
-        st.caption("Not read yet.")
-    left, middle, right = st.columns(3)
-    left.button(
+    st.text_area(
+        "Reflection",
+        value=reflection.text,
+        max_chars=REFLECTION_LIMIT,
+        key=f"edit_reflection_{reflection.id}",
+    )
+    save, share, delete_column, cancel = st.columns(4)
+    save.button(
+        "Save",
+        key=f"save_reflection_{reflection.id}",
+        type="primary",
+        on_click=_save,
+        args=(ctx, reflection.id),
+    )
+    share.button(
         "Share with therapist" if not reflection.share_with_therapist else "Make private again",
         key=f"share_{reflection.id}",
-        type="tertiary",
         icon=":material/share:" if not reflection.share_with_therapist else ":material/lock:",
         on_click=_toggle_sharing,
         args=(ctx, reflection.id, not reflection.share_with_therapist),
     )
-    middle.button(
-        "Edit",
-        key=f"edit_{reflection.id}",
-        type="tertiary",
-        icon=":material/edit:",
-        on_click=_start_editing,
-        args=(reflection.id,),
+    delete_column.button("Delete", **delete)
+    cancel.button(
+        "Cancel", key=f"cancel_reflection_{reflection.id}", type="tertiary", on_click=_stop_editing
     )
-    right.button("Delete", **delete)
 
 
 # Callbacks: each runs before the page is drawn, so the click's own run shows the change.
@@ -206,6 +208,7 @@ def _toggle_sharing(ctx: Context, reflection_id: str, share: bool) -> None:
 
 
 def _delete(ctx: Context, reflection_id: str) -> None:
+    _stop_editing()
     ctx.studio.reflections.delete(ctx.user, reflection_id)
     flash("Deleted.")
 

@@ -454,9 +454,16 @@ def test_only_the_comment_being_edited_has_an_edit_box(
     # Regression: every comment of one's own carried its own edit box and buttons.
     edit_boxes = lambda: [t.key for t in at.text_area if t.key.startswith("edit_text_")]  # noqa: E731
     assert edit_boxes() == []
+    # One small button a comment; Save and Delete come with the one being changed.
+    assert [b.label for b in at.button if b.key.startswith(("edit_", "delete_comment_"))] == [
+        "Change or delete"
+    ] * 3
     at.button(key=f"edit_{mine[1].id}").click()
     at.run()
     assert edit_boxes() == [f"edit_text_{mine[1].id}"]
+    assert [b.key for b in at.button if b.key.startswith("delete_comment_")] == [
+        f"delete_comment_{mine[1].id}"
+    ]
     at.text_area(key=f"edit_text_{mine[1].id}").input("I notice the quiet blue.")
     at.button(key=f"edit_save_{mine[1].id}").click()
     at.run()
@@ -633,6 +640,7 @@ def test_a_reflection_is_private_by_default_and_listed(
 def test_share_with_therapist_toggles(studio, data_dir, monkeypatch, circle, participant):
     reflection = studio.reflections.write(participant, "A note", circle_id=circle.id)
     at = app_for(studio, data_dir, monkeypatch, user=participant, page="journal")
+    click(at, "Change, share or delete")
     at.button(key=f"share_{reflection.id}").click()
     at.run()
 
@@ -648,11 +656,27 @@ def test_share_with_therapist_toggles(studio, data_dir, monkeypatch, circle, par
 def test_a_reflection_can_be_deleted(studio, data_dir, monkeypatch, circle, participant):
     reflection = studio.reflections.write(participant, "Gone soon", circle_id=circle.id)
     at = app_for(studio, data_dir, monkeypatch, user=participant, page="journal")
+    click(at, "Change, share or delete")
     at.button(key=f"delete_reflection_{reflection.id}").click()
     at.run()
 
     assert studio.reflections.for_user(participant, participant.id) == []
     assert "Gone soon" not in all_text(at)
+    assert not at.exception
+
+
+def test_a_comment_being_changed_can_be_deleted(
+    studio, data_dir, monkeypatch, circle, participant, peer
+):
+    artwork = share_art(studio, participant, circle)
+    comment = studio.comments.post(peer, artwork.id, "Posted in a hurry")
+    at = _artwork_app(studio, data_dir, monkeypatch, peer, artwork)
+    click(at, "Change or delete")
+    click(at, "Delete my comment")
+
+    assert studio.comments.for_artwork(peer, artwork.id) == []
+    assert "Posted in a hurry" not in all_text(at)
+    assert not [t for t in at.text_area if t.key == f"edit_text_{comment.id}"]
     assert not at.exception
 
 
@@ -684,6 +708,9 @@ def test_only_the_reflection_being_edited_has_an_edit_box(
     # Regression: every reflection carried its own edit box (in a popover) and buttons.
     edit_boxes = lambda: [t.key for t in at.text_area if t.key and t.key.startswith("edit_")]  # noqa: E731
     assert edit_boxes() == []
+    assert [
+        b for b in at.button if b.key and b.key.startswith(("share_", "delete_reflection_"))
+    ] == []
     at.button(key=f"edit_{notes[0].id}").click()
     at.run()
     assert edit_boxes() == [f"edit_reflection_{notes[0].id}"]
