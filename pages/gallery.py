@@ -438,7 +438,6 @@ def _own_comment(ctx: Context, comment, hint: str) -> None:
             "Change or delete",
             key=f"edit_{comment.id}",
             type="tertiary",
-            icon=":material/edit:",
             on_click=_start_editing,
             args=(editing_key, comment.id),
         )
@@ -447,7 +446,6 @@ def _own_comment(ctx: Context, comment, hint: str) -> None:
             "Delete my comment",
             key=f"delete_comment_{comment.id}",
             type="tertiary",
-            icon=":material/delete:",
             on_click=_delete_comment,
             args=(ctx, comment.id, comment.artwork_id),
         )
@@ -485,7 +483,6 @@ def _report_comment(ctx: Context, comment) -> None:
             "Report this comment",
             key=f"report_{comment.id}",
             type="tertiary",
-            icon=":material/flag:",
             on_click=_start_editing,
             args=(reporting_key, comment.id),
         )

@@ -132,21 +132,24 @@ def _reflection(ctx: Context, reflection, reads) -> None:
         return
     if st.session_state.get(EDITING_KEY) != reflection.id:
         show_text(reflection.text)
-        if reflection.feelings:
-            st.caption("Feelings: " + ", ".join(reflection.feelings))
+        about = []
         if reads:
             seen = ", ".join(
                 f"{escape_markdown(name)} ({at:%d %b %Y, %H:%M})" for name, at in reads
             )
-            st.caption(f"Read by {seen}")
+            about.append(f"Read by {seen}")
         elif reflection.share_with_therapist:
-            st.caption("Not read yet.")
-        # One button a reflection: a long journal stays quick (the tools are one click on).
+            about.append("Not read yet.")
+        if reflection.feelings:
+            about.append("Feelings: " + ", ".join(reflection.feelings))
+        if about:
+            st.caption(" · ".join(about))
+        # One plain button a reflection: a long journal stays quick (the tools are one
+        # click on, with the reflection being changed).
         st.button(
             "Change, share or delete",
             key=f"edit_{reflection.id}",
             type="tertiary",
-            icon=":material/edit:",
             on_click=_start_editing,
             args=(reflection.id,),
         )
