@@ -34,6 +34,7 @@ from ui.context import (
     resolve_user,
 )
 from ui.flash import restore_flashes, show_flashes, take_flashes
+from ui.style import page_style
 from ui.widgets import cookie_handoff, cookie_sign_out
 
 log = logging.getLogger("kindred")
@@ -261,6 +262,7 @@ def run() -> None:
     """Route this rerun to the right page for the signed-in person."""
     configure_logging()  # once: later reruns find the handler in place
     st.set_page_config(page_title="Kindred Canvas", page_icon="🎨", layout="wide")
+    page_style()
     studio = get_studio()
     user, token = resolve_user(studio)
     if st.session_state.pop("signed_out", False):

@@ -9,7 +9,10 @@ prints, from one run:
   next to its worst wait with no backup running;
 - the gallery, the Insights participation figures and four weeks of prompt history for one
   circle, at M vs S (target: flat, at most 1.3x), since every query is scoped by its circle's
-  index (and the history is cached until something it depends on changes).
+  index (and the history is cached until something it depends on changes);
+- long lists: the AppTest script time of an artwork's page with 6, 100 and 1,000 comments
+  and of the Journal with 6, 100 and 1,000 reflections (target: flat, 1000/6 at most 1.3x),
+  since each shows its newest 20 and one edit box at most.
 
 Run: ``python -m benchmarks.bench_freeze [--quick]``
 """
@@ -18,16 +21,22 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
+import secrets
 import statistics
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 
 from gallery_store import open_studio
 
 from . import studios
+
+ROOT = Path(__file__).resolve().parents[1]
+LIST_SIZES = (6, 100, 1000)
 
 BACKUP_TARGET_MS = 50
 FLAT_TARGET = 1.3
@@ -95,6 +104,120 @@ def scoped_reads(
             m_times.append(_median_ms(at_m[name], 1))
         result[name] = (statistics.median(s_times), statistics.median(m_times))
     return result
+
+
+def _long_list_studio(folder: Path):
+    """One artwork and one journal for each list size, records inserted in one transaction."""
+    clock = studios.Clock(studios.START)
+    studio = open_studio(folder, studios.FAST, clock)
+    therapist = studio.accounts.bootstrap_therapist("tess", studios.PASSWORD, "Tess")
+    circle = studio.circles.create(therapist, "Long lists")
+
+    def join(username: str, name: str):
+        code = studio.circles.invite(therapist, circle.id)
+        return studio.accounts.join(code, username, studios.PASSWORD, name)
+
+    artist, viewer, peer = join("artist", "Ash"), join("viewer", "Robin"), join("peer", "Sam")
+    artworks, writers = {}, {}
+    for size in LIST_SIZES:
+        artworks[size] = studio.artworks.share(
+            artist, studios._tiny_image(size), caption=f"{size} comments", alt_text="Colour."
+        ).id
+        writers[size] = join(f"writer{size}", f"Writer {size}")
+    comments = studio.store.collection("comments")
+    reflections = studio.store.collection("reflections")
+    with studio.store.transaction():
+        for size in LIST_SIZES:
+            for n in range(size):
+                author = (viewer, peer, artist)[n % 3]
+                stamp = (studios.START + timedelta(minutes=n)).isoformat()
+                comments.insert(
+                    {
+                        "artwork_id": artworks[size],
+                        "circle_id": circle.id,
+                        "user_id": author.id,
+                        "author_name": author.display_name,
+                        "text": studios.COMMENTS[n % len(studios.COMMENTS)],
+                        "created_at": stamp,
+                        "edited_at": None,
+                        "status": "visible",
+                    }
+                )
+                writer = writers[size]
+                record_id = secrets.token_hex(8)
+                words = {"text": f"Reflection {n}: painting slowed me down.", "feelings": []}
+                reflections.insert(
+                    {
+                        "id": record_id,
+                        "user_id": writer.id,
+                        "sealed": writer.keyring.seal(words, record_id),
+                        "artwork_id": None,
+                        "prompt_id": None,
+                        "circle_id": circle.id,
+                        "mood_before": None,
+                        "mood_after": None,
+                        "share_with_therapist": n % 4 == 0,
+                        "created_at": stamp,
+                        "updated_at": stamp,
+                    }
+                )
+    clock.now = studios.START + timedelta(days=1)
+    return studio, viewer, writers, artworks
+
+
+def _page_run(studio, folder: Path, person, url: str, query: dict) -> Callable[[], object]:
+    """Open ``url`` in an AppTest as ``person``; return a rerun of that page."""
+    from streamlit.testing.v1 import AppTest
+    from streamlit.util import calc_hash
+
+    from ui.context import get_studio
+
+    os.environ["KINDRED_DATA_DIR"] = str(folder)
+    get_studio.clear()  # the app's get_studio() then finds this very studio
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["session_token"] = studio.accounts.start_session(person)
+    for name, value in query.items():
+        at.query_params[name] = value
+    at.run()
+    at._page_hash = calc_hash(url)
+    at.run()
+    at._page_hash = ""
+    if at.exception:
+        raise RuntimeError(f"the {url} page failed: {at.exception}")
+    return at.run
+
+
+def long_lists(folder: Path, runs: int) -> dict[str, dict[int, float]]:
+    """Fastest AppTest script time (ms) of the artwork page and the journal at each size."""
+    from gallery_store.logs import unconfigure_logging
+
+    studio, viewer, writers, artworks = _long_list_studio(folder)
+    try:
+        pages = {
+            "artwork page": {
+                size: _page_run(studio, folder, viewer, "artwork", {"art": artworks[size]})
+                for size in LIST_SIZES
+            },
+            "journal": {
+                size: _page_run(studio, folder, writers[size], "journal", {}) for size in LIST_SIZES
+            },
+        }
+        result: dict[str, dict[int, list[float]]] = {
+            name: {size: [] for size in LIST_SIZES} for name in pages
+        }
+        for _ in range(runs):  # in turn, so noise falls on every size alike
+            for name, by_size in pages.items():
+                for size, rerun in by_size.items():
+                    result[name][size].append(_median_ms(rerun, 1))
+        # The fastest of the runs: the work is the same each time, and other work on the
+        # machine only ever adds to it.
+        return {
+            name: {size: min(times) for size, times in by_size.items()}
+            for name, by_size in result.items()
+        }
+    finally:
+        studio.close()
+        unconfigure_logging()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -165,6 +288,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{name:<16}{at_s:>9.3f}{at_m:>9.3f}{ratio:>7.2f}")
         small.studio.close()
         studio.close()
+
+        # Long lists do not grow the page: the newest 20 are drawn, one edit box at most.
+        lists = long_lists(root / "lists", 9 if args.quick else 25)
+        print(
+            f"{'AppTest run, ms':<16}"
+            + "".join(f"{size:>9,}" for size in LIST_SIZES)
+            + f"{f'{LIST_SIZES[-1]}/{LIST_SIZES[0]}':>9}"
+        )
+        for name, by_size in lists.items():
+            ratio = by_size[LIST_SIZES[-1]] / by_size[LIST_SIZES[0]]
+            failed |= ratio > FLAT_TARGET
+            print(
+                f"{name:<16}"
+                + "".join(f"{by_size[size]:>9.1f}" for size in LIST_SIZES)
+                + f"{ratio:>9.2f}"
+            )
     if failed:
         print("a target was missed")
     return 1 if failed else 0

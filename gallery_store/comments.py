@@ -9,6 +9,7 @@ method hands anyone a count.
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import islice
 from typing import TYPE_CHECKING
 
 from .errors import NotFound, PermissionDenied, ValidationError
@@ -80,16 +81,24 @@ class Comments:
             support = self.studio.support.offer(assessment, artwork["circle_id"], held=held)
             return PostedComment.from_record(record, support=support)
 
-    def for_artwork(self, actor: User, artwork_id: str) -> list[Comment]:
-        """Return the comments on an artwork the actor may see, oldest first."""
+    def for_artwork(
+        self, actor: User, artwork_id: str, *, newest: int | None = None
+    ) -> list[Comment]:
+        """Return the comments on an artwork the actor may see, oldest first.
+
+        ``newest`` keeps only that many of the latest: a long thread's page costs the same as
+        a short one's.
+        """
         with self.store.reading():
             artwork = self.policy.readable_artwork(actor, artwork_id)
             role = self.policy.member(actor, artwork["circle_id"])["role"]
-            shown = [
+            visible = (
                 record
-                for record in self.comments.by("artwork", artwork_id)
+                for record in self.comments.newest_by("artwork", artwork_id)
                 if self.policy.visible_to(record, actor.id, role)
-            ]
+            )
+            shown = list(islice(visible, newest) if newest is not None else visible)
+            shown.reverse()
             return [
                 Comment.from_record(r) for r in with_current_names(self.users, shown, "author_name")
             ]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import datetime
+from itertools import islice
 from types import EllipsisType
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -284,24 +285,28 @@ class Reflections:
 
     # -- reading ----------------------------------------------------------------------------------
 
-    def for_user(self, actor: User, user_id: str) -> list[Reflection]:
-        """Return the reflections you may read of a person, newest first (reads are logged)."""
+    def for_user(self, actor: User, user_id: str, *, limit: int | None = None) -> list[Reflection]:
+        """Return the reflections you may read of a person, newest first (reads are logged).
+
+        ``limit`` keeps only that many of the newest: only those are opened (and logged).
+        """
         with self.store.transaction():
             reader = self.policy.active(actor)
             assert actor is not None
             if user_id == actor.id:
                 return [
                     Reflection.from_record(r, **self._private(r, actor.keyring))
-                    for r in self.reflections.newest_by("user", user_id)
+                    for r in islice(self.reflections.newest_by("user", user_id), limit)
                 ]
             circles = self.policy.circles_run_for(reader, user_id)
             if not circles:
                 raise PermissionDenied(NOT_YOURS)
-            shown = [
+            shared = (
                 record
                 for record in self.reflections.newest_by("user", user_id)
                 if record.get("share_with_therapist") and record.get("circle_id") in circles
-            ]
+            )
+            shown = list(islice(shared, limit))
             for record in shown:
                 self._log_read(reader, record)
             return [Reflection.from_record(r) for r in shown]
@@ -400,13 +405,23 @@ class Reflections:
                 rows.append(row)
             return rows
 
-    def reads_of_mine(self, actor: User) -> dict[str, list[tuple[str, datetime]]]:
-        """Return who read each of your shared reflections and when, newest first."""
+    def reads_of_mine(
+        self, actor: User, among: Iterable[str] | None = None
+    ) -> dict[str, list[tuple[str, datetime]]]:
+        """Return who read each of your shared reflections and when, newest first.
+
+        ``among`` (reflection ids) asks only about those, say the ones a page shows.
+        """
         with self.store.reading():
             self.policy.active(actor)
             assert actor is not None
             seen: dict[str, list[tuple[str, datetime]]] = {}
-            for record in self.reflections.by("user", actor.id):
+            if among is None:
+                records = self.reflections.by("user", actor.id)
+            else:
+                found = (self.reflections.get(i) for i in among)
+                records = [r for r in found if r is not None and r["user_id"] == actor.id]
+            for record in records:
                 entries = [
                     self._read_entry(r) for r in self.reads.newest_by("subject", record["id"])
                 ]

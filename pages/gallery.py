@@ -11,7 +11,7 @@ from gallery_store.text import escape_markdown, relative_time
 from prompts import THEME_TITLES
 from ui.context import Context
 from ui.flash import flash
-from ui.widgets import artwork_image, artwork_link, rerun_fragment, show_text, support_panel
+from ui.widgets import artwork_image, artwork_link, show_text, support_panel
 
 PER_PAGE = 24
 COLUMNS = 4
@@ -234,65 +234,107 @@ def _reactions(ctx: Context, artwork: Artwork, is_artist: bool) -> None:
         else:
             st.caption("Reactions from your circle will show here — only you see who sent them.")
         return
+    error_key = f"react_error_{artwork.id}"
+    error = st.session_state.pop(error_key, None)
+    if error:
+        st.error(error)
     mine = studio.reactions.mine(ctx.user, artwork.id)
     columns = st.columns(len(REACTIONS))
     for column, (kind, label) in zip(columns, REACTIONS.items(), strict=True):
         chosen = kind in mine
-        if column.button(
+        # A callback: the click's own run already shows the choice (no second run).
+        column.button(
             ("✓ " if chosen else "") + label,
             key=f"react_{kind}_{artwork.id}",
             type="primary" if chosen else "secondary",
-        ):
-            try:
-                studio.reactions.toggle(ctx.user, artwork.id, kind)
-            except StudioError as exc:
-                st.error(exc.message)
-            rerun_fragment()
+            on_click=_toggle_reaction,
+            args=(ctx, artwork.id, kind, error_key),
+        )
     st.caption("Only the artist sees who reacted. There are no counts here.")
+
+
+def _toggle_reaction(ctx: Context, artwork_id: str, kind: str, error_key: str) -> None:
+    try:
+        ctx.studio.reactions.toggle(ctx.user, artwork_id, kind)
+    except StudioError as exc:
+        st.session_state[error_key] = exc.message
+
+
+# A long thread shows its newest comments; "Show earlier comments" adds this many more.
+COMMENT_WINDOW = 20
 
 
 @st.fragment
 def _comments(ctx: Context, artwork: Artwork, is_artist: bool) -> None:
     studio = ctx.studio
     st.subheader("Witnessing")
-    comments = studio.comments.for_artwork(ctx.user, artwork.id)
+    shown_key = f"comments_shown_{artwork.id}"
+    shown = st.session_state.get(shown_key, COMMENT_WINDOW)
+    # One more than is shown, to know whether there are earlier ones.
+    comments = studio.comments.for_artwork(ctx.user, artwork.id, newest=shown + 1)
+    if len(comments) > shown:
+        comments = comments[1:]
+        st.button(
+            "Show earlier comments",
+            key=f"comments_earlier_{artwork.id}",
+            type="tertiary",
+            icon=":material/expand_less:",
+            on_click=_show_more,
+            args=(shown_key, shown + COMMENT_WINDOW),
+        )
+    if st.session_state.pop(f"report_thanks_{artwork.id}", False):
+        st.success("Thank you. A facilitator will take a look; it's hidden for now.")
     if not comments:
         st.caption("No comments yet.")
+    now = studio.now()
     for comment in comments:
         with st.container(border=True):
-            when = relative_time(comment.created_at, studio.now()) if comment.created_at else ""
+            when = relative_time(comment.created_at, now) if comment.created_at else ""
             st.markdown(
                 f"**{escape_markdown(comment.author_name)}** · {when}"
                 + (" · edited" if comment.edited_at else "")
             )
-            show_text(comment.text)
             if comment.status == "hidden":
-                st.caption("Hidden from the circle while a facilitator takes a look.")
+                hint = "Hidden from the circle while a facilitator takes a look."
             elif comment.status == "held":
-                st.caption(
+                hint = (
                     "Only you and your facilitator can see this for now — they'll read it "
                     "first and check in with you."
                     if comment.user_id == ctx.user.id
                     else "Held from the circle: the writer may need support. Close the care "
                     "flag to let it through."
                 )
-            if comment.user_id == ctx.user.id:
-                _own_comment_tools(ctx, comment)
             else:
-                _report(ctx, "comment", comment.id, "this comment")
+                hint = ""
+            if comment.user_id == ctx.user.id:
+                _own_comment(ctx, comment, hint)
+            else:
+                show_text(comment.text)
+                if hint:
+                    st.caption(hint)
+                _report_comment(ctx, comment)
     if not artwork.comments_enabled:
         st.caption("The artist has turned comments off for this piece.")
         return
+    _comment_form(ctx, artwork)
+
+
+def _show_more(shown_key: str, count: int) -> None:
+    st.session_state[shown_key] = count
+
+
+def _comment_form(ctx: Context, artwork: Artwork) -> None:
+    """The box for a new comment; posting happens in the click's own run (no second run)."""
     draft_key = f"draft_{artwork.id}"
-    if st.session_state.pop(f"clear_{draft_key}", False):
-        # Set before the widget exists so the browser empties the box too: `del` resets only
-        # Python's copy, and the browser's stale text comes back (streamlit#16388).
-        st.session_state[draft_key] = ""
     st.caption("Ways to begin:")
     starter_columns = st.columns(len(STARTERS))
     for column, starter in zip(starter_columns, STARTERS, strict=True):
-        if column.button(starter, key=f"starter_{artwork.id}_{starter}"):
-            st.session_state[draft_key] = starter.rstrip("…") + " "
+        column.button(
+            starter,
+            key=f"starter_{artwork.id}_{starter}",
+            on_click=_begin_with,
+            args=(draft_key, starter),
+        )
     text = st.text_area(
         "Your comment",
         key=draft_key,
@@ -300,54 +342,177 @@ def _comments(ctx: Context, artwork: Artwork, is_artist: bool) -> None:
         placeholder="What do you notice? What does it stir in you?",
     )
     confirm_key = f"confirm_{artwork.id}"
-    nudge = studio.comments.check_draft(text) if text else None
+    nudge = ctx.studio.comments.check_draft(text) if text else None
+    post = (ctx, artwork.id, draft_key, confirm_key)
     if nudge and st.session_state.get(confirm_key) == text:
         st.warning(nudge.message)
         st.caption(f"You could try: {nudge.suggestion}")
-        post = st.button("Post anyway", key=f"post_anyway_{artwork.id}")
+        st.button("Post anyway", key=f"post_anyway_{artwork.id}", on_click=_post_comment, args=post)
     else:
-        post = st.button("Post comment", key=f"post_{artwork.id}", type="primary")
-        if post and nudge:
-            st.session_state[confirm_key] = text
-            rerun_fragment()
-    if post:
-        try:
-            posted = studio.comments.post(ctx.user, artwork.id, text)
-        except StudioError as exc:
-            st.error(exc.message)
-            return
-        st.session_state.pop(confirm_key, None)
-        st.session_state[f"support_{artwork.id}"] = posted.support
-        st.session_state[f"clear_{draft_key}"] = True
-        rerun_fragment()
+        st.button(
+            "Post comment",
+            key=f"post_{artwork.id}",
+            type="primary",
+            on_click=_post_comment,
+            args=post,
+        )
+    error = st.session_state.pop(f"post_error_{artwork.id}", None)
+    if error:
+        st.error(error)
     support = st.session_state.pop(f"support_{artwork.id}", None)
     if support is not None:
         support_panel(support)
 
 
-def _own_comment_tools(ctx: Context, comment) -> None:
+def _begin_with(draft_key: str, starter: str) -> None:
+    st.session_state[draft_key] = starter.rstrip("…") + " "
+
+
+def _post_comment(ctx: Context, artwork_id: str, draft_key: str, confirm_key: str) -> None:
+    """Post the draft, or hold it once for a gentle nudge (runs before the page is drawn)."""
     studio = ctx.studio
+    text = st.session_state.get(draft_key) or ""
+    nudge = studio.comments.check_draft(text) if text else None
+    if nudge and st.session_state.get(confirm_key) != text:
+        st.session_state[confirm_key] = text  # "Post anyway" posts these very words
+        return
+    try:
+        posted = studio.comments.post(ctx.user, artwork_id, text)
+    except StudioError as exc:
+        st.session_state[f"post_error_{artwork_id}"] = exc.message
+        return
+    st.session_state.pop(confirm_key, None)
+    st.session_state[f"support_{artwork_id}"] = posted.support
+    # Set before the box is drawn, so the browser's box empties too.
+    st.session_state[draft_key] = ""
+
+
+def _editing_key(artwork_id: str) -> str:
+    return f"editing_comment_{artwork_id}"
+
+
+def _own_comment(ctx: Context, comment, hint: str) -> None:
+    """One's own comment: its words, or the one edit box when it is the one being edited."""
+    studio = ctx.studio
+    editing_key = _editing_key(comment.artwork_id)
+    if st.session_state.get(editing_key) == comment.id:
+        st.text_area(
+            "Your comment",
+            value=comment.text,
+            max_chars=COMMENT_LIMIT,
+            key=f"edit_text_{comment.id}",
+        )
+        error = st.session_state.pop(f"edit_error_{comment.id}", None)
+        if error:
+            st.error(error)
+        save, delete, cancel = st.columns(3)
+        save.button(
+            "Save",
+            key=f"edit_save_{comment.id}",
+            type="primary",
+            on_click=_save_comment,
+            args=(ctx, comment.id, comment.artwork_id),
+        )
+        delete.button(
+            "Delete my comment",
+            key=f"delete_comment_{comment.id}",
+            icon=":material/delete:",
+            on_click=_delete_comment,
+            args=(ctx, comment.id, comment.artwork_id),
+        )
+        cancel.button(
+            "Cancel",
+            key=f"edit_cancel_{comment.id}",
+            type="tertiary",
+            on_click=_stop_editing,
+            args=(editing_key,),
+        )
+        return
+    show_text(comment.text)
+    if hint:
+        st.caption(hint)
     age = (studio.now() - comment.created_at).total_seconds() if comment.created_at else 1e9
-    left, right = st.columns(2)
+    # One small button a comment, so a long thread stays quick.
     if age < EDIT_MINUTES * 60:
-        with left.popover("Edit"):
-            text = st.text_area(
-                "Your comment",
-                value=comment.text,
-                max_chars=COMMENT_LIMIT,
-                key=f"edit_text_{comment.id}",
-            )
-            if st.button("Save", key=f"edit_save_{comment.id}"):
-                try:
-                    edited = studio.comments.edit(ctx.user, comment.id, text)
-                except StudioError as exc:
-                    st.error(exc.message)
-                else:
-                    st.session_state[f"support_{comment.artwork_id}"] = edited.support
-                    rerun_fragment()
-    if right.button("Delete my comment", key=f"delete_comment_{comment.id}"):
-        studio.comments.delete(ctx.user, comment.id)
-        rerun_fragment()
+        st.button(
+            "Change or delete",
+            key=f"edit_{comment.id}",
+            type="tertiary",
+            on_click=_start_editing,
+            args=(editing_key, comment.id),
+        )
+    else:
+        st.button(
+            "Delete my comment",
+            key=f"delete_comment_{comment.id}",
+            type="tertiary",
+            on_click=_delete_comment,
+            args=(ctx, comment.id, comment.artwork_id),
+        )
+
+
+def _start_editing(editing_key: str, item_id: str) -> None:
+    st.session_state[editing_key] = item_id
+
+
+def _stop_editing(editing_key: str) -> None:
+    st.session_state.pop(editing_key, None)
+
+
+def _save_comment(ctx: Context, comment_id: str, artwork_id: str) -> None:
+    text = st.session_state.get(f"edit_text_{comment_id}") or ""
+    try:
+        edited = ctx.studio.comments.edit(ctx.user, comment_id, text)
+    except StudioError as exc:
+        st.session_state[f"edit_error_{comment_id}"] = exc.message
+        return
+    st.session_state.pop(_editing_key(artwork_id), None)
+    st.session_state[f"support_{artwork_id}"] = edited.support
+
+
+def _delete_comment(ctx: Context, comment_id: str, artwork_id: str) -> None:
+    ctx.studio.comments.delete(ctx.user, comment_id)
+    _stop_editing(_editing_key(artwork_id))
+
+
+def _report_comment(ctx: Context, comment) -> None:
+    """A small "Report" button; the one comment being reported shows the reason box."""
+    reporting_key = f"reporting_comment_{comment.artwork_id}"
+    if st.session_state.get(reporting_key) != comment.id:
+        st.button(
+            "Report this comment",
+            key=f"report_{comment.id}",
+            type="tertiary",
+            on_click=_start_editing,
+            args=(reporting_key, comment.id),
+        )
+        return
+    st.text_area("What worries you about it?", key=f"report_reason_{comment.id}", max_chars=500)
+    error = st.session_state.pop(f"report_error_{comment.id}", None)
+    if error:
+        st.error(error)
+    send, cancel, _ = st.columns([2, 1, 2])
+    send.button(
+        "Send to a facilitator",
+        key=f"report_send_{comment.id}",
+        on_click=_send_report,
+        args=(ctx, comment.id, comment.artwork_id),
+    )
+    cancel.button(
+        "Cancel", key=f"report_cancel_{comment.id}", on_click=_stop_editing, args=(reporting_key,)
+    )
+
+
+def _send_report(ctx: Context, comment_id: str, artwork_id: str) -> None:
+    reason = st.session_state.get(f"report_reason_{comment_id}") or ""
+    try:
+        ctx.studio.moderation.report(ctx.user, "comment", comment_id, reason)
+    except StudioError as exc:
+        st.session_state[f"report_error_{comment_id}"] = exc.message
+        return
+    # The comment is hidden now, so the thanks show above the thread instead.
+    st.session_state.pop(f"reporting_comment_{artwork_id}", None)
+    st.session_state[f"report_thanks_{artwork_id}"] = True
 
 
 def _report(ctx: Context, kind: str, subject_id: str, label: str) -> None:

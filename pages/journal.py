@@ -45,6 +45,9 @@ def _reflections(ctx: Context) -> None:
             st.caption(f"{answer.label}: {escape_markdown(answer.prompt.title)}")
         for question in answer.prompt.reflection_questions:
             st.markdown(f"- {escape_markdown(question)}")
+    error = st.session_state.pop("journal_error", None)
+    if error:
+        st.error(error)
     support = st.session_state.pop("journal_support", None)
     if support is not None:
         support_panel(support)
@@ -73,73 +76,144 @@ def _reflections(ctx: Context) -> None:
         else:
             st.success("Saved to your journal.")
             support_panel(saved_reflection.support)
-    reads = studio.reflections.reads_of_mine(ctx.user)
-    for reflection in studio.reflections.for_user(ctx.user, ctx.user.id):
+    _reflection_list(ctx)
+
+
+# The journal shows the newest reflections; "Show earlier reflections" adds this many more.
+JOURNAL_WINDOW = 20
+SHOWN_KEY = "journal_shown"
+EDITING_KEY = "journal_editing"
+
+
+def _reflection_list(ctx: Context) -> None:
+    studio = ctx.studio
+    shown = st.session_state.get(SHOWN_KEY, JOURNAL_WINDOW)
+    # One more than is shown, to know whether there are earlier ones.
+    reflections = studio.reflections.for_user(ctx.user, ctx.user.id, limit=shown + 1)
+    earlier = len(reflections) > shown
+    reflections = reflections[:shown]
+    reads = studio.reflections.reads_of_mine(ctx.user, among=[r.id for r in reflections])
+    for reflection in reflections:
         with st.container(border=True):
-            stamp = f"{reflection.created_at:%d %b %Y, %H:%M}" if reflection.created_at else ""
-            shared = " · shared with your therapist" if reflection.share_with_therapist else ""
-            st.caption(stamp + shared)
-            if reflection.locked:
-                st.info(
-                    "🔒 This note is locked: it was written before your password was reset "
-                    "without your recovery code. Your recovery code can open it again "
-                    "(Account → Open locked notes)."
-                )
-                if st.button("Delete", key=f"delete_reflection_{reflection.id}"):
-                    studio.reflections.delete(ctx.user, reflection.id)
-                    flash("Deleted.")
-                    st.rerun()
-                continue
-            show_text(reflection.text)
-            if reflection.feelings:
-                st.caption("Feelings: " + ", ".join(reflection.feelings))
-            if reflection.id in reads:
-                seen = ", ".join(
-                    f"{escape_markdown(name)} ({at:%d %b %Y, %H:%M})"
-                    for name, at in reads[reflection.id]
-                )
-                st.caption(f"Read by {seen}")
-            elif reflection.share_with_therapist:
-                st.caption("Not read yet.")
-            left, middle, right = st.columns(3)
-            with middle.popover("Edit"):
-                new_text = st.text_area(
-                    "Reflection",
-                    value=reflection.text,
-                    max_chars=REFLECTION_LIMIT,
-                    key=f"edit_reflection_{reflection.id}",
-                )
-                if st.button("Save", key=f"save_reflection_{reflection.id}"):
-                    try:
-                        edited = studio.reflections.edit(ctx.user, reflection.id, text=new_text)
-                    except StudioError as exc:
-                        st.error(exc.message)
-                    else:
-                        st.session_state["journal_support"] = edited.support
-                        flash("Saved.")
-                        st.rerun()
-            if left.button(
-                "Share with therapist"
-                if not reflection.share_with_therapist
-                else "Make private again",
-                key=f"share_{reflection.id}",
-            ):
-                edited = studio.reflections.edit(
-                    ctx.user,
-                    reflection.id,
-                    share_with_therapist=not reflection.share_with_therapist,
-                )
-                st.session_state["journal_support"] = edited.support
-                flash(
-                    "Shared with your therapist."
-                    if edited.share_with_therapist
-                    else "This note is private again."
-                )
-                st.rerun()
-            if right.button("Delete", key=f"delete_reflection_{reflection.id}"):
-                studio.reflections.delete(ctx.user, reflection.id)
-                flash("Deleted.")
-                st.rerun()
+            _reflection(ctx, reflection, reads.get(reflection.id))
+    if earlier:
+        st.button(
+            "Show earlier reflections",
+            key="journal_earlier",
+            type="tertiary",
+            icon=":material/expand_more:",
+            on_click=_show_more,
+            args=(shown + JOURNAL_WINDOW,),
+        )
+
+
+def _show_more(count: int) -> None:
+    st.session_state[SHOWN_KEY] = count
+
+
+def _reflection(ctx: Context, reflection, reads) -> None:
+    """One reflection: its words and one small button; the one being changed has the tools."""
+    stamp = f"{reflection.created_at:%d %b %Y, %H:%M}" if reflection.created_at else ""
+    shared = " · shared with your therapist" if reflection.share_with_therapist else ""
+    st.caption(stamp + shared)
+    delete = {
+        "key": f"delete_reflection_{reflection.id}",
+        "icon": ":material/delete:",
+        "on_click": _delete,
+        "args": (ctx, reflection.id),
+    }
+    if reflection.locked:
+        st.info(
+            "🔒 This note is locked: it was written before your password was reset "
+            "without your recovery code. Your recovery code can open it again "
+            "(Account → Open locked notes)."
+        )
+        st.button("Delete", type="tertiary", **delete)
+        return
+    if st.session_state.get(EDITING_KEY) != reflection.id:
+        show_text(reflection.text)
+        about = []
+        if reads:
+            seen = ", ".join(
+                f"{escape_markdown(name)} ({at:%d %b %Y, %H:%M})" for name, at in reads
+            )
+            about.append(f"Read by {seen}")
+        elif reflection.share_with_therapist:
+            about.append("Not read yet.")
+        if reflection.feelings:
+            about.append("Feelings: " + ", ".join(reflection.feelings))
+        if about:
+            st.caption(" · ".join(about))
+        # One plain button a reflection: a long journal stays quick (the tools are one
+        # click on, with the reflection being changed).
+        st.button(
+            "Change, share or delete",
+            key=f"edit_{reflection.id}",
+            type="tertiary",
+            on_click=_start_editing,
+            args=(reflection.id,),
+        )
+        return
+    st.text_area(
+        "Reflection",
+        value=reflection.text,
+        max_chars=REFLECTION_LIMIT,
+        key=f"edit_reflection_{reflection.id}",
+    )
+    save, share, delete_column, cancel = st.columns(4)
+    save.button(
+        "Save",
+        key=f"save_reflection_{reflection.id}",
+        type="primary",
+        on_click=_save,
+        args=(ctx, reflection.id),
+    )
+    share.button(
+        "Share with therapist" if not reflection.share_with_therapist else "Make private again",
+        key=f"share_{reflection.id}",
+        icon=":material/share:" if not reflection.share_with_therapist else ":material/lock:",
+        on_click=_toggle_sharing,
+        args=(ctx, reflection.id, not reflection.share_with_therapist),
+    )
+    delete_column.button("Delete", **delete)
+    cancel.button(
+        "Cancel", key=f"cancel_reflection_{reflection.id}", type="tertiary", on_click=_stop_editing
+    )
+
+
+# Callbacks: each runs before the page is drawn, so the click's own run shows the change.
+
+
+def _start_editing(reflection_id: str) -> None:
+    st.session_state[EDITING_KEY] = reflection_id
+
+
+def _stop_editing() -> None:
+    st.session_state.pop(EDITING_KEY, None)
+
+
+def _save(ctx: Context, reflection_id: str) -> None:
+    text = st.session_state.get(f"edit_reflection_{reflection_id}") or ""
+    try:
+        edited = ctx.studio.reflections.edit(ctx.user, reflection_id, text=text)
+    except StudioError as exc:
+        st.session_state["journal_error"] = exc.message
+        return
+    _stop_editing()
+    st.session_state["journal_support"] = edited.support
+    flash("Saved.")
+
+
+def _toggle_sharing(ctx: Context, reflection_id: str, share: bool) -> None:
+    edited = ctx.studio.reflections.edit(ctx.user, reflection_id, share_with_therapist=share)
+    st.session_state["journal_support"] = edited.support
+    flash("Shared with your therapist." if share else "This note is private again.")
+
+
+def _delete(ctx: Context, reflection_id: str) -> None:
+    _stop_editing()
+    ctx.studio.reflections.delete(ctx.user, reflection_id)
+    flash("Deleted.")
 
 
 def _artworks(ctx: Context) -> None:

@@ -20,13 +20,30 @@ REASONS = {"pinned": "pinned", "series": "series", "rotation": "rotation", "none
 def render(ctx: Context) -> None:
     """Show the library and the planning tools."""
     st.title("Prompt library")
-    library_tab, plan_tab, files_tab = st.tabs(["Library", "Plan a circle", "Import and export"])
-    with library_tab:
-        _library(ctx)
-    with plan_tab:
-        _plan(ctx)
-    with files_tab:
-        _files(ctx)
+    # Only the chosen tab is drawn (each is a page's worth of widgets).
+    tabs = st.tabs(
+        ["Library", "Plan a circle", "Import and export"], key=TAB_KEY, on_change="rerun"
+    )
+    for tab, draw in zip(tabs, (_library, _plan, _files), strict=True):
+        if tab.open:
+            with tab:
+                draw(ctx)
+
+
+TAB_KEY = "prompts_tab"
+EDITING_KEY = "prompt_editing"
+NEW_ROUND_KEY = "prompt_new_round"
+# The form's fields, by name, each keyed per prompt ("new" for the new-prompt form).
+FIELDS = (
+    "title",
+    "instructions",
+    "materials",
+    "no_materials",
+    "minutes",
+    "themes",
+    "intensity",
+    "questions",
+)
 
 
 def _library(ctx: Context) -> None:
@@ -53,34 +70,71 @@ def _library(ctx: Context) -> None:
     st.caption(f"{len(prompts)} prompts")
     with st.expander("Write a new prompt"):
         _prompt_form(ctx, None)
+    # One form on the page at most: the prompt being edited has it, the others a button.
+    # (A form for each of fifty prompts made the page take seconds to appear.)
+    editing = st.session_state.get(EDITING_KEY)
     for prompt in prompts:
         used = usage.get(prompt.id, {})
         title = f"{escape_markdown(prompt.title)} · {prompt.intensity}" + (
             " · retired" if prompt.retired else ""
         )
-        with st.expander(title):
+        # Drawn only when opened: fifty prompts' previews made the page take seconds.
+        box = st.expander(title, key=open_key(prompt.id), on_change="rerun")
+        if not box.open:
+            continue
+        with box:
             st.caption(
                 f"{_shown(used.get('shown_days', 0))} · "
                 f"{used.get('artworks', 0)} artworks answered it · "
                 f"{', '.join(THEME_TITLES.get(t, t) for t in prompt.themes)}"
             )
-            st.markdown("**Preview — as a participant sees it**")
-            _preview(prompt)
-            _prompt_form(ctx, prompt)
-            if st.button("Restore" if prompt.retired else "Retire", key=f"retire_{prompt.id}"):
-                studio.prompts.retire(ctx.user, prompt.id, not prompt.retired)
-                flash(
-                    f"“{prompt.title}” is back in the pool."
-                    if prompt.retired
-                    else f"“{prompt.title}” is retired: circles won't be given it."
-                )
-                st.rerun()
             history = studio.prompts.history(ctx.user, prompt.id)
             if history:
                 st.caption(
                     f"Edited {len(history)} time(s); earlier titles: "
                     + ", ".join(escape_markdown(h["title"]) for h in history[:3])
                 )
+            if prompt.id == editing:
+                _prompt_form(ctx, prompt)
+                continue
+            st.markdown("**Preview — as a participant sees it**")
+            _preview(prompt)
+            edit, retire, _ = st.columns([1, 1, 2])
+            edit.button(
+                "Edit this prompt",
+                key=f"edit_prompt_{prompt.id}",
+                icon=":material/edit:",
+                on_click=_start_editing,
+                args=(prompt.id,),
+            )
+            retire.button(
+                "Restore" if prompt.retired else "Retire",
+                key=f"retire_{prompt.id}",
+                on_click=_retire,
+                args=(ctx, prompt),
+            )
+
+
+def open_key(prompt_id: str) -> str:
+    """Return the session key that holds whether a prompt's expander is open."""
+    return f"prompt_open_{prompt_id}"
+
+
+def _start_editing(prompt_id: str) -> None:
+    st.session_state[EDITING_KEY] = prompt_id
+
+
+def _stop_editing() -> None:
+    st.session_state.pop(EDITING_KEY, None)
+
+
+def _retire(ctx: Context, prompt: Prompt) -> None:
+    ctx.studio.prompts.retire(ctx.user, prompt.id, not prompt.retired)
+    flash(
+        f"“{prompt.title}” is back in the pool."
+        if prompt.retired
+        else f"“{prompt.title}” is retired: circles won't be given it."
+    )
 
 
 def _preview(prompt: Prompt) -> None:
@@ -95,56 +149,97 @@ def _preview(prompt: Prompt) -> None:
             st.markdown("- " + escape_markdown(question))
 
 
+def _field(key: str, name: str) -> str:
+    return f"prompt_{key}_{name}"
+
+
 def _prompt_form(ctx: Context, prompt: Prompt | None) -> None:
-    key = prompt.id if prompt else "new"
-    with st.form(f"prompt_form_{key}"):
-        title = st.text_input("Title", value=prompt.title if prompt else "", max_chars=80)
-        instructions = st.text_area(
-            "Instructions", value=prompt.instructions if prompt else "", max_chars=1200
+    # The new-prompt form's fields are new widgets after each prompt added, so they empty.
+    key = prompt.id if prompt else f"new{st.session_state.get(NEW_ROUND_KEY, 0)}"
+    with st.form(f"prompt_form_{'new' if prompt is None else key}"):
+        st.text_input(
+            "Title", value=prompt.title if prompt else "", max_chars=80, key=_field(key, "title")
         )
-        materials = st.text_input(
-            "Materials (comma separated)", value=", ".join(prompt.materials) if prompt else ""
+        st.text_area(
+            "Instructions",
+            value=prompt.instructions if prompt else "",
+            max_chars=1200,
+            key=_field(key, "instructions"),
         )
-        no_materials = st.text_area(
-            "No-materials variant (optional)", value=(prompt.no_materials or "") if prompt else ""
+        st.text_input(
+            "Materials (comma separated)",
+            value=", ".join(prompt.materials) if prompt else "",
+            key=_field(key, "materials"),
         )
-        minutes = st.number_input("Minutes", 5, 120, value=prompt.minutes if prompt else 20)
-        themes = st.multiselect(
+        st.text_area(
+            "No-materials variant (optional)",
+            value=(prompt.no_materials or "") if prompt else "",
+            key=_field(key, "no_materials"),
+        )
+        st.number_input(
+            "Minutes", 5, 120, value=prompt.minutes if prompt else 20, key=_field(key, "minutes")
+        )
+        st.multiselect(
             "Themes",
             list(THEME_TITLES),
             format_func=THEME_TITLES.get,
             default=list(prompt.themes) if prompt else [],
+            key=_field(key, "themes"),
         )
-        intensity = st.selectbox(
-            "Intensity", INTENSITIES, index=INTENSITIES.index(prompt.intensity) if prompt else 0
+        st.selectbox(
+            "Intensity",
+            INTENSITIES,
+            index=INTENSITIES.index(prompt.intensity) if prompt else 0,
+            key=_field(key, "intensity"),
         )
-        questions = st.text_area(
+        st.text_area(
             "Reflection questions (one per line, 2 to 4)",
             value="\n".join(prompt.reflection_questions) if prompt else "",
+            key=_field(key, "questions"),
         )
-        saved = st.form_submit_button("Save prompt" if prompt else "Add prompt")
-    if not saved:
-        return
+        error = st.session_state.pop(f"prompt_error_{key}", None)
+        if error:
+            st.error(error)
+        save, cancel = st.columns([1, 3])
+        with save:
+            st.form_submit_button(
+                "Save prompt" if prompt else "Add prompt",
+                on_click=_save_prompt,
+                args=(ctx, key, prompt is None),
+            )
+        if prompt:
+            with cancel:
+                st.form_submit_button("Cancel", type="tertiary", on_click=_stop_editing)
+
+
+def _save_prompt(ctx: Context, key: str, new: bool) -> None:
+    """Save the form (runs before the page is drawn, so the list shows the change at once)."""
+    values = {name: st.session_state.get(_field(key, name)) for name in FIELDS}
     fields = {
-        "title": title,
-        "instructions": instructions,
-        "materials": [m.strip() for m in materials.split(",") if m.strip()],
-        "no_materials": no_materials.strip() or None,
-        "minutes": int(minutes),
-        "themes": themes,
-        "intensity": intensity,
-        "reflection_questions": [q.strip() for q in questions.splitlines() if q.strip()],
+        "title": values["title"] or "",
+        "instructions": values["instructions"] or "",
+        "materials": [m.strip() for m in (values["materials"] or "").split(",") if m.strip()],
+        "no_materials": (values["no_materials"] or "").strip() or None,
+        "minutes": int(values["minutes"] or 20),
+        "themes": list(values["themes"] or []),
+        "intensity": values["intensity"],
+        "reflection_questions": [
+            q.strip() for q in (values["questions"] or "").splitlines() if q.strip()
+        ],
     }
     try:
-        if prompt:
-            ctx.studio.prompts.edit(ctx.user, prompt.id, **fields)
-        else:
+        if new:
             ctx.studio.prompts.create(ctx.user, **fields)
+        else:
+            ctx.studio.prompts.edit(ctx.user, key, **fields)
     except StudioError as exc:
-        st.error(exc.message)
+        st.session_state[f"prompt_error_{key}"] = exc.message
         return
-    flash("Saved." if prompt else f"“{fields['title'].strip()}” is in the library.")
-    st.rerun()
+    if new:
+        st.session_state[NEW_ROUND_KEY] = st.session_state.get(NEW_ROUND_KEY, 0) + 1
+    else:
+        _stop_editing()
+    flash(f"“{fields['title'].strip()}” is in the library." if new else "Saved.")
 
 
 def _plan(ctx: Context) -> None:

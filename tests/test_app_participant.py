@@ -423,6 +423,61 @@ def test_a_comment_posts_and_appears(studio, data_dir, monkeypatch, circle, part
     assert not at.exception
 
 
+def _comment_texts(at) -> list[str]:
+    return [m.value for m in at.markdown if m.value.startswith("Comment number ")]
+
+
+def test_a_long_thread_shows_its_newest_twenty_and_earlier_ones_on_request(
+    studio, data_dir, monkeypatch, clock, circle, participant, peer
+):
+    artwork = share_art(studio, participant, circle)
+    for number in range(25):
+        clock.advance(minutes=1)
+        studio.comments.post(peer, artwork.id, f"Comment number {number}")
+    at = _artwork_app(studio, data_dir, monkeypatch, participant, artwork)
+
+    # The newest twenty, oldest of them first, and a way to the five before them.
+    assert _comment_texts(at) == [f"Comment number {n}" for n in range(5, 25)]
+    click(at, "Show earlier comments")
+    assert _comment_texts(at) == [f"Comment number {n}" for n in range(25)]
+    assert not [b for b in at.button if b.label == "Show earlier comments"]
+    assert not at.exception
+
+
+def test_only_the_comment_being_edited_has_an_edit_box(
+    studio, data_dir, monkeypatch, clock, circle, participant, peer
+):
+    artwork = share_art(studio, participant, circle)
+    mine = [studio.comments.post(peer, artwork.id, f"Comment number {n}") for n in range(3)]
+    at = _artwork_app(studio, data_dir, monkeypatch, peer, artwork)
+
+    # Regression: every comment of one's own carried its own edit box and buttons.
+    edit_boxes = lambda: [t.key for t in at.text_area if t.key.startswith("edit_text_")]  # noqa: E731
+    assert edit_boxes() == []
+    # One small button a comment; Save and Delete come with the one being changed.
+    assert [b.label for b in at.button if b.key.startswith(("edit_", "delete_comment_"))] == [
+        "Change or delete"
+    ] * 3
+    at.button(key=f"edit_{mine[1].id}").click()
+    at.run()
+    assert edit_boxes() == [f"edit_text_{mine[1].id}"]
+    assert [b.key for b in at.button if b.key.startswith("delete_comment_")] == [
+        f"delete_comment_{mine[1].id}"
+    ]
+    at.text_area(key=f"edit_text_{mine[1].id}").input("I notice the quiet blue.")
+    at.button(key=f"edit_save_{mine[1].id}").click()
+    at.run()
+
+    assert [c.text for c in studio.comments.for_artwork(peer, artwork.id)] == [
+        "Comment number 0",
+        "I notice the quiet blue.",
+        "Comment number 2",
+    ]
+    assert edit_boxes() == []
+    assert escape_markdown("I notice the quiet blue.") in [m.value for m in at.markdown]
+    assert not at.exception
+
+
 def test_a_starter_fills_the_draft(studio, data_dir, monkeypatch, circle, participant, peer):
     artwork = share_art(studio, participant, circle)
     at = _artwork_app(studio, data_dir, monkeypatch, peer, artwork)
@@ -585,6 +640,7 @@ def test_a_reflection_is_private_by_default_and_listed(
 def test_share_with_therapist_toggles(studio, data_dir, monkeypatch, circle, participant):
     reflection = studio.reflections.write(participant, "A note", circle_id=circle.id)
     at = app_for(studio, data_dir, monkeypatch, user=participant, page="journal")
+    click(at, "Change, share or delete")
     at.button(key=f"share_{reflection.id}").click()
     at.run()
 
@@ -600,11 +656,71 @@ def test_share_with_therapist_toggles(studio, data_dir, monkeypatch, circle, par
 def test_a_reflection_can_be_deleted(studio, data_dir, monkeypatch, circle, participant):
     reflection = studio.reflections.write(participant, "Gone soon", circle_id=circle.id)
     at = app_for(studio, data_dir, monkeypatch, user=participant, page="journal")
+    click(at, "Change, share or delete")
     at.button(key=f"delete_reflection_{reflection.id}").click()
     at.run()
 
     assert studio.reflections.for_user(participant, participant.id) == []
     assert "Gone soon" not in all_text(at)
+    assert not at.exception
+
+
+def test_a_comment_being_changed_can_be_deleted(
+    studio, data_dir, monkeypatch, circle, participant, peer
+):
+    artwork = share_art(studio, participant, circle)
+    comment = studio.comments.post(peer, artwork.id, "Posted in a hurry")
+    at = _artwork_app(studio, data_dir, monkeypatch, peer, artwork)
+    click(at, "Change or delete")
+    click(at, "Delete my comment")
+
+    assert studio.comments.for_artwork(peer, artwork.id) == []
+    assert "Posted in a hurry" not in all_text(at)
+    assert not [t for t in at.text_area if t.key == f"edit_text_{comment.id}"]
+    assert not at.exception
+
+
+def test_a_long_journal_shows_the_newest_twenty_and_earlier_ones_on_request(
+    studio, data_dir, monkeypatch, clock, circle, participant
+):
+    for number in range(25):
+        clock.advance(minutes=1)
+        studio.reflections.write(participant, f"Note number {number}", circle_id=circle.id)
+    at = app_for(studio, data_dir, monkeypatch, user=participant, page="journal")
+
+    notes = lambda: [m.value for m in at.markdown if m.value.startswith("Note number ")]  # noqa: E731
+    assert notes() == [f"Note number {n}" for n in range(24, 4, -1)]  # newest first
+    click(at, "Show earlier reflections")
+    assert notes() == [f"Note number {n}" for n in range(24, -1, -1)]
+    assert not [b for b in at.button if b.label == "Show earlier reflections"]
+    assert not at.exception
+
+
+def test_only_the_reflection_being_edited_has_an_edit_box(
+    studio, data_dir, monkeypatch, clock, circle, participant
+):
+    notes = []
+    for number in range(3):
+        clock.advance(minutes=1)
+        notes.append(studio.reflections.write(participant, f"Note {number}", circle_id=circle.id))
+    at = app_for(studio, data_dir, monkeypatch, user=participant, page="journal")
+
+    # Regression: every reflection carried its own edit box (in a popover) and buttons.
+    edit_boxes = lambda: [t.key for t in at.text_area if t.key and t.key.startswith("edit_")]  # noqa: E731
+    assert edit_boxes() == []
+    assert [
+        b for b in at.button if b.key and b.key.startswith(("share_", "delete_reflection_"))
+    ] == []
+    at.button(key=f"edit_{notes[0].id}").click()
+    at.run()
+    assert edit_boxes() == [f"edit_reflection_{notes[0].id}"]
+    at.text_area(key=f"edit_reflection_{notes[0].id}").input("Note 0, read again")
+    at.button(key=f"save_reflection_{notes[0].id}").click()
+    at.run()
+
+    assert studio.reflections.get(participant, notes[0].id).text == "Note 0, read again"
+    assert edit_boxes() == []
+    assert [t.value for t in at.toast] == [escape_markdown("Saved.")]
     assert not at.exception
 
 

@@ -481,9 +481,15 @@ def test_reporting_a_comment_hides_it(
     at = app_for(
         studio, data_dir, monkeypatch, user=participant, page="gallery", query={"art": artwork.id}
     )
+    # One small button a comment; only the comment being reported shows the reason box.
+    assert not [t for t in at.text_area if t.key == f"report_reason_{comment.id}"]
+    at.button(key=f"report_{comment.id}").click()
+    at.run()
     at.text_area(key=f"report_reason_{comment.id}").input("Hurtful")
     at.button(key=f"report_send_{comment.id}").click()
     at.run()
+
+    assert any(s.value.startswith("Thank you. A facilitator will take a look") for s in at.success)
 
     assert [c.id for c in studio.comments.for_artwork(participant, artwork.id)] in (
         [],

@@ -10,6 +10,7 @@ import pytest
 from gallery_store import StudioError
 from gallery_store.policy import COFACILITATOR
 from gallery_store.text import day_label, escape_markdown
+from pages.prompts import TAB_KEY, open_key
 from prompts import THEME_TITLES
 from tests.apptest import (
     all_text,
@@ -250,6 +251,21 @@ def _library_titles(at) -> list[str]:
     return [e.label for e in at.expander if e.label != "Write a new prompt"]
 
 
+def open_prompt(at, *prompt_ids: str):
+    """Open prompts' folds in the library, as a click on each does (they draw when open)."""
+    for prompt_id in prompt_ids:
+        at.session_state[open_key(prompt_id)] = True
+    at.run()
+    return at
+
+
+def open_tab(at, label: str):
+    """Choose a tab of the prompt library (only the chosen one is drawn)."""
+    at.session_state[TAB_KEY] = label
+    at.run()
+    return at
+
+
 def test_the_library_lists_prompts(studio, data_dir, monkeypatch, therapist, circle):
     at = app_for(studio, data_dir, monkeypatch, user=therapist, page="prompts")
 
@@ -283,6 +299,7 @@ def test_search_filters_the_library(studio, data_dir, monkeypatch, therapist, ci
 def test_retire_and_restore_a_prompt(studio, data_dir, monkeypatch, therapist, circle):
     prompt = studio.prompts.library(therapist)[0]
     at = app_for(studio, data_dir, monkeypatch, user=therapist, page="prompts")
+    open_prompt(at, prompt.id)
     at.button(key=f"retire_{prompt.id}").click()
     at.run()
 
@@ -292,6 +309,7 @@ def test_retire_and_restore_a_prompt(studio, data_dir, monkeypatch, therapist, c
 
     at.toggle(key="prompt_retired").set_value(True)
     at.run()
+    open_prompt(at, prompt.id)
     assert at.button(key=f"retire_{prompt.id}").label == "Restore"
     at.button(key=f"retire_{prompt.id}").click()
     at.run()
@@ -321,11 +339,15 @@ def test_editing_a_prompt_says_saved_after_the_page_reruns(
 ):
     prompt = studio.prompts.library(therapist)[0]
     at = app_for(studio, data_dir, monkeypatch, user=therapist, page="prompts")
+    open_prompt(at, prompt.id)
+    at.button(key=f"edit_prompt_{prompt.id}").click()
+    at.run()
     form = next(f for f in at.get("form") if f.proto.form.form_id == f"prompt_form_{prompt.id}")
     widget(form.number_input, "Minutes").set_value(35)
     click(at, "Save prompt")
 
     assert studio.prompts.get(therapist, prompt.id).minutes == 35
+    assert _prompt_forms(at) == ["prompt_form_new"]
     # Regression: "Saved." was shown just before st.rerun() wiped it.
     assert [t.value for t in at.toast] == [escape_markdown("Saved.")]
     at.run()
@@ -333,10 +355,59 @@ def test_editing_a_prompt_says_saved_after_the_page_reruns(
     assert not at.exception
 
 
+def _prompt_forms(at) -> list[str]:
+    return [
+        f.proto.form.form_id for f in at.get("form") if f.proto.form.form_id.startswith("prompt")
+    ]
+
+
+def test_the_library_has_one_form_the_one_for_the_prompt_being_edited(
+    studio, data_dir, monkeypatch, therapist, circle
+):
+    # Regression: every prompt carried its own edit form, and the page took seconds to appear.
+    library = studio.prompts.library(therapist)
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="prompts")
+    assert _prompt_forms(at) == ["prompt_form_new"]
+    # Each prompt is a fold that draws its preview and buttons only when opened.
+    assert [b for b in at.button if b.label == "Edit this prompt"] == []
+    open_prompt(at, *(p.id for p in library))
+    assert _prompt_forms(at) == ["prompt_form_new"]
+    assert len([b for b in at.button if b.label == "Edit this prompt"]) == len(library)
+
+    at.button(key=f"edit_prompt_{library[2].id}").click()
+    at.run()
+    assert _prompt_forms(at) == [
+        "prompt_form_new",
+        f"prompt_form_{library[2].id}",
+    ]
+    click(at, "Cancel")
+    assert _prompt_forms(at) == ["prompt_form_new"]
+    assert studio.prompts.get(therapist, library[2].id) == library[2]
+    assert not at.exception
+
+
+def test_a_prompt_edit_that_is_refused_keeps_the_form_and_says_why(
+    studio, data_dir, monkeypatch, therapist, circle
+):
+    prompt = studio.prompts.library(therapist)[0]
+    at = app_for(studio, data_dir, monkeypatch, user=therapist, page="prompts")
+    open_prompt(at, prompt.id)
+    at.button(key=f"edit_prompt_{prompt.id}").click()
+    at.run()
+    form = next(f for f in at.get("form") if f.proto.form.form_id == f"prompt_form_{prompt.id}")
+    widget(form.text_input, "Title").input("")
+    click(at, "Save prompt")
+
+    assert at.error and studio.prompts.get(therapist, prompt.id).title == prompt.title
+    assert f"prompt_form_{prompt.id}" in _prompt_forms(at)
+    assert not at.exception
+
+
 def test_a_new_circles_prompts_were_shown_only_today(
     studio, data_dir, monkeypatch, therapist, circle
 ):
     at = app_for(studio, data_dir, monkeypatch, user=therapist, page="prompts")
+    open_prompt(at, *(p.id for p in studio.prompts.library(therapist)))
     shown = [c.value for c in at.caption if " in the last 90" in c.value]
     # Regression: every prompt of a circle made today read "Shown 2 days in the last 90".
     assert sum(text.startswith("Shown on 1 day in the last 90") for text in shown) == 1
@@ -348,6 +419,7 @@ def test_a_new_circles_prompts_were_shown_only_today(
 
 def test_the_plan_shows_fourteen_days_and_pins(studio, data_dir, monkeypatch, therapist, circle):
     at = app_for(studio, data_dir, monkeypatch, user=therapist, page="prompts")
+    open_tab(at, "Plan a circle")
 
     [plan] = at.dataframe
     assert len(plan.value) == 14
@@ -376,6 +448,7 @@ def test_plan_days_are_written_one_way_everywhere(studio, data_dir, monkeypatch,
     studio.prompts.pin(therapist, circle.id, prompt.id, today, today + timedelta(days=1))
     studio.prompts.skip(therapist, circle.id, today + timedelta(days=3))
     at = app_for(studio, data_dir, monkeypatch, user=therapist, page="prompts")
+    open_tab(at, "Plan a circle")
 
     [plan] = at.dataframe
     days = list(plan.value["Day"])
@@ -392,6 +465,7 @@ def test_plan_days_are_written_one_way_everywhere(studio, data_dir, monkeypatch,
 
 def test_export_and_import_a_deck(studio, data_dir, monkeypatch, therapist, circle):
     at = app_for(studio, data_dir, monkeypatch, user=therapist, page="prompts")
+    open_tab(at, "Import and export")
     download = button_download(at, "Download deck")
     theme = at.selectbox(key="export_theme").value
     assert download.proto.label == "Download deck"
@@ -408,6 +482,7 @@ def test_export_and_import_a_deck(studio, data_dir, monkeypatch, therapist, circ
 
 def test_a_deck_that_is_not_text_is_refused_kindly(studio, data_dir, monkeypatch, therapist):
     at = app_for(studio, data_dir, monkeypatch, user=therapist, page="prompts")
+    open_tab(at, "Import and export")
     at.file_uploader(key="deck_upload").upload("deck.toml", b"\xff\xfe\x00bad", "application/toml")
     at.run()
     click(at, "Import")

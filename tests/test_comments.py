@@ -54,6 +54,25 @@ def test_comments_are_listed_oldest_first_to_everyone_in_the_circle(
         ]
 
 
+def test_the_newest_comments_can_be_asked_for_alone_still_oldest_first(
+    studio, artwork, participant, peer, clock
+):
+    posted = []
+    for number in range(5):
+        clock.advance(minutes=1)
+        posted.append(studio.comments.post(peer, artwork.id, f"Comment {number}").id)
+    artists = studio.comments.post(participant, artwork.id, "Thank you all.")
+    assert [c.id for c in studio.comments.for_artwork(peer, artwork.id, newest=2)] == [
+        posted[4],
+        artists.id,
+    ]
+    assert [c.id for c in studio.comments.for_artwork(peer, artwork.id, newest=10)] == [
+        *posted,
+        artists.id,
+    ]
+    assert studio.comments.for_artwork(peer, artwork.id, newest=0) == []
+
+
 def test_author_name_follows_a_rename(studio, artwork, peer):
     studio.comments.post(peer, artwork.id, "I notice the light.")
     studio.accounts.rename(peer, "Samira")

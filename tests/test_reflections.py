@@ -73,6 +73,32 @@ def test_the_author_reads_all_of_theirs_newest_first(studio, participant, clock)
     assert ids == [second.id, first.id]
 
 
+def test_only_the_newest_reflections_can_be_asked_for(studio, participant, clock):
+    written = []
+    for number in range(4):
+        clock.advance(hours=1)
+        written.append(studio.reflections.write(participant, f"Note {number}").id)
+    newest = studio.reflections.for_user(participant, participant.id, limit=2)
+    assert [r.id for r in newest] == [written[3], written[2]]
+    assert [r.text for r in newest] == ["Note 3", "Note 2"]
+
+
+def test_a_therapist_asking_for_the_newest_reads_only_those(
+    studio, therapist, circle, participant, clock
+):
+    older = studio.reflections.write(participant, "Older", share_with_therapist=True)
+    clock.advance(hours=1)
+    newer = studio.reflections.write(participant, "Newer", share_with_therapist=True)
+    assert [r.id for r in studio.reflections.for_user(therapist, participant.id, limit=1)] == [
+        newer.id
+    ]
+    assert studio.reflections.reads_of(participant, older.id) == []
+    assert studio.reflections.reads_of_mine(participant, among=[older.id]) == {}
+    assert list(studio.reflections.reads_of_mine(participant, among=[older.id, newer.id])) == [
+        newer.id
+    ]
+
+
 def test_text_is_cleaned_and_required(studio, participant):
     reflection = studio.reflections.write(participant, "  Calmer now.\u200b  ")
     assert reflection.text == "Calmer now."

@@ -6,7 +6,6 @@ import logging
 from collections.abc import Callable
 
 import streamlit as st
-from streamlit.errors import StreamlitAPIException
 
 from gallery_store import StudioError
 from gallery_store.crisis import AT_RISK
@@ -15,14 +14,12 @@ from gallery_store.support import HELD_MESSAGE, NOT_MONITORED, Support
 from gallery_store.text import escape_markdown, html_attr, html_text
 
 __all__ = [
-    "ARTWORK_LINK_STYLE",
     "alt_text_for",
     "artwork_image",
     "artwork_link",
     "cookie_handoff",
     "cookie_sign_out",
     "guarded",
-    "rerun_fragment",
     "show_text",
     "support_panel",
 ]
@@ -76,34 +73,14 @@ def artwork_image(
     )
 
 
-# The picture is the link: Streamlit's own page link (so the tab keeps its state) is laid
-# over the picture, its words (the alt text) kept for screen readers only.
-_LINKED = '[class*="st-key-kc-art-link-"]'
-ARTWORK_LINK_STYLE = (
-    "<style>"
-    f"{_LINKED}{{position:relative;gap:0}}"
-    f'{_LINKED} [data-testid="stElementContainer"]:has([data-testid="stPageLink"])'
-    "{position:absolute;inset:0;margin:0;width:auto!important;height:auto;z-index:1}"
-    f'{_LINKED} [data-testid="stPageLink"],{_LINKED} [data-testid="stPageLink"]>div'
-    "{height:100%;width:100%}"
-    f'{_LINKED} [data-testid="stPageLink-NavLink"]'
-    "{display:block;height:100%;width:100%;margin:0;padding:0;border-radius:8px;"
-    "background:transparent!important}"
-    f'{_LINKED} [data-testid="stPageLink-NavLink"]>*'
-    "{position:absolute;width:1px;height:1px;overflow:hidden;clip-path:inset(50%);"
-    "white-space:nowrap}"
-    f'{_LINKED} [data-testid="stPageLink-NavLink"]:focus-visible'
-    "{outline:3px solid #2F3437;outline-offset:3px}"
-    "</style>"
-)
-
-
 def artwork_link(
     page, artwork: Artwork, variant: str = "thumb", *, query: dict | None = None, note: str = ""
 ) -> None:
-    """Show an artwork's picture as the link to its own page, named by its alt text."""
+    """Show an artwork's picture as the link to its own page, named by its alt text.
+
+    The router's stylesheet (``ui.style``) lays the link over the picture.
+    """
     with st.container(key=f"kc-art-link-{artwork.id}"):
-        st.html(ARTWORK_LINK_STYLE)
         artwork_image(artwork, variant, note=note)
         st.page_link(
             page,
@@ -169,15 +146,3 @@ def guarded(action: Callable[[], object], *, success: str | None = None) -> obje
     if success:
         st.success(success)
     return result
-
-
-def rerun_fragment() -> None:
-    """Rerun only the fragment this is called from, or the whole page when that isn't allowed.
-
-    Streamlit folds a fragment's rerun into a full one when another widget changed at the same
-    moment (and AppTest always runs the whole page): there ``scope="fragment"`` raises.
-    """
-    try:
-        st.rerun(scope="fragment")
-    except StreamlitAPIException:
-        st.rerun()

@@ -158,9 +158,15 @@ def http_get(url: str, cookie: str | None = None) -> tuple[int, dict[str, str], 
 
 
 class AppServer:
-    """``streamlit run serve.py`` on a loopback port and a data folder, with its log in a file."""
+    """``streamlit run serve.py`` on a loopback port and a data folder, with its log in a file.
 
-    def __init__(self, data_dir: Path, log_path: Path, port: int | None = None) -> None:
+    ``script`` runs another Streamlit script instead (the benchmarks' bare app).
+    """
+
+    def __init__(
+        self, data_dir: Path, log_path: Path, port: int | None = None, script: str = "serve.py"
+    ) -> None:
+        self.script = script
         self.data_dir = Path(data_dir)
         self.log_path = Path(log_path)
         self.port = port or free_port()
@@ -180,7 +186,7 @@ class AppServer:
             "-m",
             "streamlit",
             "run",
-            "serve.py",
+            self.script,
             "--server.address",
             "127.0.0.1",
             "--server.port",
