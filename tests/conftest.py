@@ -1,4 +1,4 @@
-"""Shared fixtures: a Studio on a temp folder, people in circles, and test images."""
+"""Shared fixtures: a Studio on a temp folder, people in circles, test images and servers."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from PIL import Image
 
 from gallery_store import StudioConfig, open_studio
 from gallery_store.config import ImageLimits
+
+from . import servers
 
 # argon2 at production cost takes ~0.1 s a hash; tests make hundreds of accounts.
 FAST_CONFIG = StudioConfig(argon2_time_cost=1, argon2_memory_kib=1024, argon2_parallelism=1)
@@ -122,3 +124,28 @@ def outsider(studio, therapist, other_circle):
 @pytest.fixture
 def small_limits() -> ImageLimits:
     return ImageLimits(max_bytes=2 * 1024 * 1024, max_pixels=4_000_000)
+
+
+# -- test servers (tests/servers.py) -------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """A SeaweedFS S3 gateway for the whole run (skips, or fails in CI, without `weed`)."""
+    with servers.seaweedfs() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A PostgreSQL 15 cluster for the whole run (skips, or fails in CI, without it)."""
+    with servers.postgresql() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """A ``postgresql://`` URL of a fresh, empty database, dropped after the test."""
+    url = postgres_server.create_database()
+    yield url
+    postgres_server.drop_database(url)
