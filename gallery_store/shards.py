@@ -7,14 +7,22 @@ the store (``touched`` / ``changed``), which logs and later checkpoints it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tinydb import TinyDB
 from tinydb.storages import Storage
 
-from .records import new_id
+from .records import (
+    KeyFunction,
+    Unique,
+    index_keys,
+    keys_wanted,
+    new_id,
+    newest_first_merge,
+    page_of,
+)
 from .storefiles import TABLE, encode
 
 if TYPE_CHECKING:
@@ -71,18 +79,22 @@ class Shard:
 class Index:
     """A secondary index: key -> record ids in insertion order."""
 
-    def __init__(self, key: Callable[[dict], Any]) -> None:
+    def __init__(self, key: KeyFunction, unique: Unique | None = None) -> None:
         self._key = key
+        self.unique = unique
         self._buckets: dict[Any, dict[str, None]] = {}
 
     def keys_of(self, record: dict) -> list[Any]:
         """Return the index keys of a record (a key function may return a list)."""
-        value = self._key(record)
-        if value is None:
-            return []
-        if isinstance(value, (list, tuple, set, frozenset)):
-            return list(value)
-        return [value]
+        return index_keys(self._key, record)
+
+    def refuse_taken(self, record: dict) -> None:
+        """Raise the unique index's error if another record holds one of this one's keys."""
+        if self.unique is None:
+            return
+        for key in self.keys_of(record):
+            if any(other != record["id"] for other in self._buckets.get(key, ())):
+                raise self.unique.violation()
 
     def add(self, record: dict) -> None:
         """Index a record (records arrive in ``seq`` order, so appending keeps order)."""
@@ -184,9 +196,9 @@ class Collection:
                 return record
         return None
 
-    def add_index(self, name: str, key: Callable[[dict], Any]) -> None:
-        """Add a secondary index maintained on every write."""
-        index = Index(key)
+    def add_index(self, name: str, key: KeyFunction, *, unique: Unique | None = None) -> None:
+        """Add a secondary index maintained on every write (``unique``: one record per key)."""
+        index = Index(key, unique)
         index.rebuild(self._records)
         self._indexes[name] = index
 
@@ -198,6 +210,10 @@ class Collection:
         """Return records under ``key`` in an index, oldest first."""
         return [self._records[i] for i in self._indexes[index].ids(key)]
 
+    def count_by(self, index: str, key: Any) -> int:
+        """Return how many records are under ``key`` in an index."""
+        return len(self._indexes[index].ids(key))
+
     def newest_by(self, index: str, key: Any) -> Iterator[dict]:
         """Yield records under ``key`` in an index, newest first, lazily."""
         # Lazy: page one of a long list costs the same as of a short one. Callers hold
@@ -206,6 +222,29 @@ class Collection:
             record = self._records.get(record_id)
             if record is not None:
                 yield record
+
+    def _oldest_by(self, index: str, key: Any) -> Iterator[dict]:
+        for record_id in self._indexes[index].ids(key):
+            record = self._records.get(record_id)
+            if record is not None:
+                yield record
+
+    def page(
+        self,
+        index: str,
+        keys: Any,
+        *,
+        newest_first: bool = True,
+        offset: int = 0,
+        limit: int = 50,
+    ) -> list[dict]:
+        """Return one page of the records under ``keys`` (a key or a list: any of them)."""
+        walk = self.newest_by if newest_first else self._oldest_by
+        wanted = keys_wanted(keys)
+        if len(wanted) == 1:
+            return page_of(walk(index, wanted[0]), offset, limit)
+        runs = [walk(index, key) for key in wanted]
+        return page_of(newest_first_merge(runs, newest_first=newest_first), offset, limit)
 
     # -- writing (always inside a transaction) -------------------------------------------
 
@@ -218,6 +257,8 @@ class Collection:
             record.setdefault("id", new_id())
             while record["id"] in self._records:
                 record["id"] = new_id()
+            for index in self._indexes.values():
+                index.refuse_taken(record)
             record["seq"] = self.store.next_seq()
             shard = self._shard_with_room()
             doc_id = shard.table.insert(record)
@@ -232,8 +273,10 @@ class Collection:
     def update(self, record_id: str, **changes: Any) -> dict:
         """Change fields of a record and return the new version."""
         with self.store.transaction():
-            self.store.touched(self)
             old = self._records[record_id]
+            for index in self._indexes.values():
+                index.refuse_taken({**old, **changes})
+            self.store.touched(self)
             shard, doc_id = self._home[record_id]
             # Re-index only where a key changes, keeping posting order: re-adding would move
             # an edited record to the end of its index (an edited comment to the thread's end).

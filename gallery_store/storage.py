@@ -95,6 +95,8 @@ class Transaction:
 class Store(StoreRepair):
     """All collections of one data folder; one per process; every access under one lock."""
 
+    backend = "embedded"
+
     def __init__(
         self,
         data_dir: Path,

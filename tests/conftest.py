@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -76,8 +77,17 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
+# KINDRED_TEST_BACKEND=postgres runs every test built on the `studio` fixture with its records
+# in PostgreSQL (a fresh database of the test cluster each); the default is the embedded store.
+TEST_BACKEND = os.environ.get("KINDRED_TEST_BACKEND", "embedded")
+if TEST_BACKEND not in ("embedded", "postgres"):
+    raise pytest.UsageError("KINDRED_TEST_BACKEND is embedded (the default) or postgres")
+
+
 @pytest.fixture
-def studio(data_dir, config, clock):
+def studio(request, data_dir, config, clock):
+    if TEST_BACKEND == "postgres":
+        config = config.with_overrides(database_url=request.getfixturevalue("postgres_url"))
     s = open_studio(data_dir, config, clock)
     # The first rolling backup starts in the background at open; tests look at the folder.
     assert s.wait_for_backup(timeout=30)
