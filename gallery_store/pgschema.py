@@ -14,14 +14,11 @@ by the store on every write from the same key functions the embedded store uses.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
+import psycopg
 from psycopg import sql
 
 from .errors import StoreUnavailable
-
-if TYPE_CHECKING:
-    import psycopg
 
 __all__ = [
     "MIGRATIONS",
@@ -104,12 +101,18 @@ def migrate(conn: psycopg.Connection, collections: list[str]) -> int:
         for number, description, statements in MIGRATIONS:
             if number <= version:
                 continue
-            with conn.transaction():
-                conn.execute(statements)
-                conn.execute(
-                    "INSERT INTO schema_migrations (version, description) VALUES (%s, %s)",
-                    (number, description),
-                )
+            try:
+                with conn.transaction():
+                    conn.execute(statements)
+                    conn.execute(
+                        "INSERT INTO schema_migrations (version, description) VALUES (%s, %s)",
+                        (number, description),
+                    )
+            except psycopg.Error as exc:
+                raise StoreUnavailable(
+                    f"Updating the database to schema {number} ({description}) failed, so "
+                    f"none of that step was kept and the app can't start on it: {exc}"
+                ) from exc
             version = number
         ensure_collections(conn, collections)
         return version
