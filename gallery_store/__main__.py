@@ -38,6 +38,7 @@ from .config import StudioConfig, config_from_env, default_data_dir
 from .durable import TEMP_SUFFIX
 from .errors import NotFound, StoreCorrupt, StoreUnavailable, StudioError
 from .media import MediaStore
+from .records import RecordStore
 from .storage import SCHEMA_VERSION, Store
 
 if TYPE_CHECKING:
@@ -206,7 +207,7 @@ def listed(lines: list[str]) -> list[str]:
 # -- check ----------------------------------------------------------------------------------------
 
 
-def image_problems(store: Store, media: MediaStore) -> tuple[list[str], int, set[str]]:
+def image_problems(store: RecordStore, media: MediaStore) -> tuple[list[str], int, set[str]]:
     """Return missing-image problems, the number of artworks and the names they use."""
     problems: list[str] = []
     used: set[str] = set()
@@ -229,7 +230,7 @@ def image_problems(store: Store, media: MediaStore) -> tuple[list[str], int, set
     return problems, len(artworks), used
 
 
-def damaged_images(store: Store, media: MediaStore) -> list[str]:
+def damaged_images(store: RecordStore, media: MediaStore) -> list[str]:
     """Return a problem for each artwork file that is present but damaged.
 
     A file is checked against the digest kept when it was saved; an older record without
@@ -249,7 +250,7 @@ def damaged_images(store: Store, media: MediaStore) -> list[str]:
     return problems
 
 
-def leftover_warnings(data_dir: Path, store: Store) -> list[str]:
+def leftover_warnings(data_dir: Path, store: RecordStore) -> list[str]:
     """Describe what the app's sweeper would remove, one warning per kind (removes nothing)."""
     from .sweeper import WHY, survey
 

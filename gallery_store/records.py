@@ -36,8 +36,9 @@ __all__ = [
     "Unique",
     "index_keys",
     "keys_wanted",
+    "merge_runs",
     "new_id",
-    "newest_first_merge",
+    "page_of",
 ]
 
 KeyFunction = Callable[[dict], Any]
@@ -66,13 +67,10 @@ def keys_wanted(keys: Any) -> list[Any]:
     return [keys]
 
 
-def newest_first_merge(
-    runs: Iterable[Iterable[dict]], *, newest_first: bool = True
-) -> Iterator[dict]:
-    """Merge runs of records each in ``seq`` order into one, each record once."""
-    ordered = heapq.merge(
-        *runs, key=lambda r: r.get("seq", 0), reverse=newest_first
-    )  # ties only between copies of one record
+def merge_runs(runs: Iterable[Iterable[dict]], *, newest_first: bool = True) -> Iterator[dict]:
+    """Merge runs of records, each in ``seq`` order (newest first or not), each record once."""
+    # Records of one store never share a seq: equal ones are one record under two keys.
+    ordered = heapq.merge(*runs, key=lambda r: r.get("seq", 0), reverse=newest_first)
     seen: set[str] = set()
     for record in ordered:
         if record["id"] not in seen:
@@ -80,7 +78,7 @@ def newest_first_merge(
             yield record
 
 
-def page_of(records: Iterator[dict], offset: int, limit: int) -> list[dict]:
+def page_of(records: Iterable[dict], offset: int, limit: int) -> list[dict]:
     """Return ``limit`` records after skipping ``offset`` (negative values count as 0)."""
     return list(itertools.islice(records, max(0, offset), max(0, offset) + max(0, limit)))
 

@@ -19,8 +19,8 @@ from .records import (
     Unique,
     index_keys,
     keys_wanted,
+    merge_runs,
     new_id,
-    newest_first_merge,
     page_of,
 )
 from .storefiles import TABLE, encode
@@ -244,7 +244,7 @@ class Collection:
         if len(wanted) == 1:
             return page_of(walk(index, wanted[0]), offset, limit)
         runs = [walk(index, key) for key in wanted]
-        return page_of(newest_first_merge(runs, newest_first=newest_first), offset, limit)
+        return page_of(merge_runs(runs, newest_first=newest_first), offset, limit)
 
     # -- writing (always inside a transaction) -------------------------------------------
 

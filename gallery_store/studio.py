@@ -31,7 +31,9 @@ Clock = Callable[[], datetime]
 # How much lower than people's requests the background backup thread runs (nice value).
 BACKUP_NICENESS = 10
 
-# Every collection and the secondary indexes services look records up by.
+# Every collection and the secondary indexes services look records up by. PostgreSQL keeps each
+# index's keys in the database, built once by name: a changed key function needs a new index name
+# (or a migration that deletes the index's row in record_indexes, so it is built again).
 COLLECTIONS: dict[str, dict[str, Callable[[dict], object]]] = {
     "users": {
         "username": lambda r: r["username_key"],

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 
 from gallery_store import StudioConfig
-from gallery_store.errors import Conflict, StoreUnavailable
+from gallery_store.errors import Conflict, SaveFailed, StoreUnavailable
 from gallery_store.records import RecordStore, Unique
 from gallery_store.storage import Store
 from gallery_store.studio import Studio
 
-from .conftest import FAST_CONFIG, PASSWORD, join
+from .conftest import FAST_CONFIG, PASSWORD, join, make_image
 
 NAMES = ("notes", "tags")
 LABEL_TAKEN = "That label is taken already."
@@ -459,3 +459,45 @@ def test_a_second_first_therapist_is_refused_by_the_store(studio_on, monkeypatch
         studio_on.accounts.bootstrap_therapist("theo", PASSWORD, "Theo")
     monkeypatch.undo()
     assert studio_on.accounts.users.by("username", "theo") == []
+
+
+def fail_commits(store: RecordStore, monkeypatch) -> None:
+    """Make every commit fail the way a full disk or a lost database would (SaveFailed)."""
+    if isinstance(store, Store):
+
+        def full_disk(line):
+            raise SaveFailed()
+
+        monkeypatch.setattr(store.log, "append", full_disk)
+        return
+    finish = store._finish  # type: ignore[attr-defined]
+
+    def refused(state, command, conn=None):
+        if command == "COMMIT":
+            finish(state, "ROLLBACK", conn)
+            raise SaveFailed()
+        finish(state, command, conn)
+
+    monkeypatch.setattr(store, "_finish", refused)
+
+
+def test_a_commit_that_fails_leaves_no_record_and_no_image_files(studio_on, monkeypatch):
+    therapist = studio_on.accounts.bootstrap_therapist("tess", PASSWORD, "Tess")
+    circle = studio_on.circles.create(therapist, "Tuesday caregivers")
+    robin = join(studio_on, therapist, circle, "robin")
+    images = studio_on.data_dir / "images"
+    kept = studio_on.artworks.share(robin, make_image(), alt_text="A warm square")
+    files_before = sorted(images.rglob("*.jpg"))
+
+    fail_commits(studio_on.store, monkeypatch)
+    with pytest.raises(SaveFailed):
+        studio_on.artworks.share(robin, make_image(color=(9, 9, 9)), alt_text="Not kept")
+    with pytest.raises(SaveFailed):
+        studio_on.comments.post(therapist, kept.id, "Lovely colours")
+    monkeypatch.undo()
+
+    assert sorted(images.rglob("*.jpg")) == files_before
+    assert [a.id for a in studio_on.artworks.gallery(robin)] == [kept.id]
+    assert studio_on.comments.for_artwork(robin, kept.id) == []
+    again = studio_on.artworks.share(robin, make_image(color=(9, 9, 9)), alt_text="Kept now")
+    assert [a.id for a in studio_on.artworks.gallery(robin)] == [again.id, kept.id]
