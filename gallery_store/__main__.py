@@ -12,6 +12,9 @@ Usage::
 ``check``, ``backup`` and ``stats`` are safe while the app runs: they copy the store
 files without any lock (files are replaced, never changed in place; each is checked
 against its checksum) and work on the copy, so the app never waits for them.
+
+With ``KINDRED_DATABASE_URL`` set, the records are in PostgreSQL: ``check`` and ``stats``
+read the database as it is (changing nothing), and backups use PostgreSQL's own tools.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .backups import (
     ArchiveDamaged,
@@ -40,7 +44,11 @@ from .config import StudioConfig, config_from_env, default_data_dir
 from .durable import TEMP_SUFFIX
 from .errors import StoreCorrupt, StoreUnavailable, StudioError
 from .media import Media, is_stored_name, open_media
+from .records import RecordStore
 from .storage import SCHEMA_VERSION, Store
+
+if TYPE_CHECKING:
+    from .pgstore import PgStore
 
 __all__ = ["main"]
 
@@ -214,7 +222,7 @@ def studio_media(data_dir: Path) -> Media:
 
 
 def image_problems(
-    store: Store, media: Media, stored: set[str] | None = None
+    store: RecordStore, media: Media, stored: set[str] | None = None
 ) -> tuple[list[str], int, set[str]]:
     """Return missing-image problems, the number of artworks and the names they use.
 
@@ -242,7 +250,7 @@ def image_problems(
     return problems, len(artworks), used
 
 
-def damaged_images(store: Store, media: Media, stored: set[str] | None = None) -> list[str]:
+def damaged_images(store: RecordStore, media: Media, stored: set[str] | None = None) -> list[str]:
     """Return a problem for each artwork file that is present but damaged.
 
     A file is checked against the digest kept when it was saved; an older record without
@@ -282,7 +290,7 @@ def confirmed(
     return [p for p in missing if p in still_missing], [p for p in damaged if p in still_damaged]
 
 
-def leftover_warnings(data_dir: Path, store: Store, media: Media) -> list[str]:
+def leftover_warnings(data_dir: Path, store: RecordStore, media: Media) -> list[str]:
     """Describe what the app's sweeper would remove, one warning per kind (removes nothing)."""
     from .sweeper import WHY, survey
 
@@ -299,8 +307,122 @@ def leftover_warnings(data_dir: Path, store: Store, media: Media) -> list[str]:
     ]
 
 
+# -- records in PostgreSQL ------------------------------------------------------------------------
+
+PG_BACKUPS = (
+    "This studio keeps its records in PostgreSQL (KINDRED_DATABASE_URL), so {what} with "
+    "PostgreSQL's own tools: pg_dump / pg_restore, or a base backup with WAL archiving "
+    "(see the README's PostgreSQL section). Back up the data folder's images and keys with it."
+)
+
+
+def database_url() -> str:
+    """Return KINDRED_DATABASE_URL ('' when the records are in the data folder)."""
+    try:
+        return config_from_env().database_url
+    except ValueError as error:
+        raise CommandFailed(str(error), code=2) from error
+
+
+@contextlib.contextmanager
+def database(url: str) -> Iterator[PgStore]:
+    """Open the studio's database to look at it: no migration, no table or index made."""
+    from .pgstore import PgStore
+    from .studio import COLLECTIONS, UNIQUE
+
+    store = PgStore(url, pool_size=2, look_only=True)
+    with quiet_store_logs():
+        store.open(COLLECTIONS)
+    try:
+        for name, collection in store.collections().items():
+            for index, key in COLLECTIONS[name].items():
+                collection.add_index(index, key, unique=UNIQUE.get((name, index)))
+        yield store
+    finally:
+        store.close()
+
+
+def check_database(data_dir: Path, url: str) -> int:
+    from .pgschema import SCHEMA_VERSION as PG_SCHEMA
+    from .pgstore import redacted
+
+    print(f"Checking the studio in PostgreSQL ({redacted(url)}) and the data folder {data_dir}")
+    media = studio_media(data_dir)
+    with database(url) as store:
+        version = store.schema_version()
+        if version > PG_SCHEMA:
+            raise CommandFailed(
+                f"The database was written by a newer Kindred Canvas (schema {version}; this "
+                f"version knows {PG_SCHEMA}). Please upgrade the app."
+            )
+        warnings = [f"the app makes {what} at its next start" for what in store.missing]
+        if version < PG_SCHEMA:
+            warnings.append(
+                f"schema {version}: the app migrates it to {PG_SCHEMA} at its next start"
+            )
+        problems, index_warnings = store.verify() if version == PG_SCHEMA else ([], [])
+        warnings.extend(index_warnings)
+        collections = store.collections()
+        records = sum(len(c) for c in collections.values())
+        print(
+            f"  database: schema {version}, {records} records in {len(collections)} collections"
+            + ("" if problems or version != PG_SCHEMA else ", every index key matches its record")
+        )
+        recoveries = (
+            list(store.collection("recoveries").all())[-LISTED:]
+            if "recoveries" in collections
+            else []
+        )
+        for entry in recoveries:
+            print(f"  earlier recovery ({entry['at'][:16].replace('T', ' ')}): {entry['note']}")
+        if "artworks" in collections:
+            missing, artworks, used = image_problems(store, media)
+            problems.extend(missing)
+            problems.extend(damaged_images(store, media))
+            print(
+                f"  images: {len(media.all_names())} files; {artworks} artworks use {len(used)}"
+                + ("" if missing else ", all present")
+            )
+            warnings.extend(leftover_warnings(data_dir, store, media))
+    print("  backups: the records are backed up with PostgreSQL's tools (pg_dump, or WAL)")
+    for warning in warnings:
+        print(f"  warning: {warning}")
+    for problem in listed(problems):
+        print(f"  problem: {problem}")
+    if problems:
+        print(f"NOT healthy: {len(problems)} problem{'s' if len(problems) != 1 else ''} found.")
+        return 1
+    print("healthy")
+    return 0
+
+
+def stats_database(data_dir: Path, url: str) -> int:
+    from .pgstore import redacted
+
+    with database(url) as store:
+        sizes = store.sizes()
+        rows = [(name, len(c), sizes[name]) for name, c in store.collections().items()]
+        keys = store.keys_size()
+        version = store.schema_version()
+    width = max(len("collection"), *(len(name) for name, _, _ in rows))
+    print(f"Studio records in PostgreSQL ({redacted(url)}), schema {version}")
+    print(f"  {'collection':<{width}}  {'records':>9}  {'size':>9}")
+    for name, records, size in rows:
+        print(f"  {name:<{width}}  {records:>9,}  {size_text(size):>9}")
+    total = sum(size for _, _, size in rows) + keys
+    print(f"  {'index keys':<{width}}  {'':>9}  {size_text(keys):>9}")
+    print(f"  {'total':<{width}}  {sum(r for _, r, _ in rows):>9,}  {size_text(total):>9}")
+    media = studio_media(data_dir)
+    names = media.all_names()
+    print(f"images: {len(names)} files, {size_text(sum(media.size(n) for n in names))}")
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     data_dir: Path = args.data_dir
+    url = database_url()
+    if url:
+        return check_database(data_dir, url)
     require_store(data_dir)
     print(f"Checking the studio data in {data_dir}")
     problems: list[str] = []
@@ -395,6 +517,8 @@ def default_archive_path(data_dir: Path) -> Path:
 
 def cmd_backup(args: argparse.Namespace) -> int:
     data_dir: Path = args.data_dir
+    if database_url():
+        raise CommandFailed(PG_BACKUPS.format(what="back it up"))
     require_store(data_dir)
     destination = Path(args.output).expanduser() if args.output else default_archive_path(data_dir)
     if destination.exists():
@@ -474,6 +598,8 @@ def folder_lock(data_dir: Path) -> Iterator[None]:
 
 def cmd_restore(args: argparse.Namespace) -> int:
     data_dir: Path = args.data_dir
+    if database_url():
+        raise CommandFailed(PG_BACKUPS.format(what="restore it"))
     archive = Path(args.archive).expanduser()
     if not archive.is_file():
         raise CommandFailed(f"There is no archive at {archive}.")
@@ -528,6 +654,9 @@ def cmd_restore(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     data_dir: Path = args.data_dir
+    url = database_url()
+    if url:
+        return stats_database(data_dir, url)
     require_store(data_dir)
     with staged_store(data_dir) as staged:
         if staged.store is None:
@@ -576,6 +705,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_recover(args: argparse.Namespace) -> int:
     data_dir: Path = args.data_dir
     from .studio import Studio
+
+    if database_url():
+        raise CommandFailed(PG_BACKUPS.format(what="a damaged database is recovered"))
 
     if not args.accept_loss:
         with staged_store(data_dir) as staged:

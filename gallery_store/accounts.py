@@ -25,8 +25,8 @@ from .models import ROLE_PARTICIPANT, ROLE_THERAPIST, Invite, User
 from .names import ensure_name_free
 from .passwords import PasswordPolicy, code_hash, new_code, same, token_hash
 from .policy import FACILITATOR, PARTICIPANT, Policy
+from .records import new_id
 from .sealing import Keyring, KeyVault, Sealer, Unlocked, require
-from .storage import new_id
 from .text import clean_text
 
 if TYPE_CHECKING:
@@ -290,7 +290,7 @@ class Accounts:
                         "That setup code doesn't match. It's printed in the server log, or run "
                         "`python -m gallery_store setup-code` on the server."
                     )
-            user = self._create_user(prepared, ROLE_THERAPIST)
+            user = self._create_user(prepared, ROLE_THERAPIST, first_therapist=True)
             for record in self.setup.find(kind="setup-code"):
                 self.setup.remove(record["id"])
             log.info("first therapist account created")
@@ -395,11 +395,16 @@ class Accounts:
             self.sealer.vault.destroy(prepared.user_id)
             raise
 
-    def _create_user(self, prepared: _NewAccount, role: str) -> User:
+    def _create_user(
+        self, prepared: _NewAccount, role: str, *, first_therapist: bool = False
+    ) -> User:
         if self.users.by("username", prepared.username):
             raise Conflict("That username is taken. Please choose another.")
+        # The store also refuses a second account with this username (and a second first
+        # therapist): its unique indexes hold even when two servers check at once.
         record = self.users.insert(
             {
+                **({"first_therapist": True} if first_therapist else {}),
                 "id": prepared.user_id,
                 "username": prepared.username,
                 "username_key": prepared.username,

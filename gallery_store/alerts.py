@@ -244,6 +244,8 @@ class Alerts:
         self._delivering = threading.Lock()
         self._worker: threading.Thread | None = None
         self._closed = False
+        # Held while the outbox is written and while closing: no write after close.
+        self._closing = threading.Lock()
         self._chain_on_commit()
         if self.smtp and self.smtp.username and not (self.smtp.implicit_tls or self.smtp.starttls):
             log.warning(
@@ -503,7 +505,7 @@ class Alerts:
 
     def _settle(self, message: dict, **changes: object) -> None:
         """Record what happened to a message, unless it was removed or the studio closed."""
-        with self.store.lock:
+        with self._closing:
             if self._closed:
                 return
             with self.store.transaction():
@@ -537,7 +539,7 @@ class Alerts:
     def close(self) -> None:
         """Stop the worker and refuse further outbox writes (the studio is closing)."""
         self.stop_worker()
-        with self.store.lock:
+        with self._closing:
             self._closed = True
 
     def _run(self) -> None:

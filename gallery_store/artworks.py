@@ -17,7 +17,8 @@ from .images import ProcessedImage, process_upload
 from .media import digest_of
 from .models import Artwork, SharedArtwork, User, parse_time
 from .names import with_current_names
-from .policy import Policy
+from .policy import Policy, audiences
+from .records import page_of
 from .text import clean_text
 
 if TYPE_CHECKING:
@@ -246,38 +247,42 @@ class Artworks:
         with self.store.reading():
             circle_id = self._target_circle(actor, circle_id)
             role = self.policy.member(actor, circle_id)["role"]
+            # Each index holds artworks under who they show to (policy.shown_to), so the
+            # store pages exactly what this person may see.
             if mine:
-                source: Iterator[dict] = (
-                    r
-                    for r in self.artworks.newest_by("user", actor.id)
-                    if r["circle_id"] == circle_id
-                )
+                index, keys = "mine", [f"{circle_id} {actor.id}"]
             elif prompt_id is not None:
-                source = (
-                    r
-                    for r in self.artworks.newest_by("prompt", prompt_id)
-                    if r["circle_id"] == circle_id
-                )
+                index = "shown_prompt"
+                keys = [f"{circle_id} {prompt_id} {a}" for a in audiences(actor.id, role)]
             else:
-                source = self.artworks.newest_by("circle", circle_id)
+                index, keys = "shown", [f"{circle_id} {a}" for a in audiences(actor.id, role)]
             skip = (page - 1) * per_page
-            records: list[dict] = []
-            has_next = False
-            for record in source:
-                if not self.policy.visible_to(record, actor.id, role):
-                    continue
-                if prompt_id is not None and record.get("prompt_id") != prompt_id:
-                    continue
-                if theme is not None and not self._has_theme(record, theme):
-                    continue
-                if skip:
-                    skip -= 1
-                    continue
-                if len(records) == per_page:
-                    has_next = True
-                    break
-                records.append(record)
-            return GalleryPage(self._shown(records), page, per_page, has_next)
+            if theme is None and not (mine and prompt_id is not None):
+                records = self.artworks.page(index, keys, offset=skip, limit=per_page + 1)
+            else:
+                # Themes belong to prompts (and change with them): those are filtered here.
+                records = page_of(
+                    (
+                        r
+                        for r in self._walk(index, keys)
+                        if (prompt_id is None or r.get("prompt_id") == prompt_id)
+                        and (theme is None or self._has_theme(r, theme))
+                    ),
+                    skip,
+                    per_page + 1,
+                )
+            has_next = len(records) > per_page
+            return GalleryPage(self._shown(records[:per_page]), page, per_page, has_next)
+
+    def _walk(self, index: str, keys: list[str], chunk: int = 100) -> Iterator[dict]:
+        """Yield every artwork under ``keys``, newest first, a page from the store at a time."""
+        offset = 0
+        while True:
+            records = self.artworks.page(index, keys, offset=offset, limit=chunk)
+            yield from records
+            if len(records) < chunk:
+                return
+            offset += chunk
 
     def _shown(self, records: list[dict], model: type[Artwork] = Artwork, **extra) -> list:
         """Build artworks that show each artist's current name (one lookup per artist)."""
@@ -324,7 +329,7 @@ class Artworks:
         with self.store.reading():
             # It counts hidden pieces too, so it is for facilitators, not the whole circle.
             self.policy.facilitator(actor, circle_id, therapist_only=False)
-            return len(self.artworks.ids_by("circle", circle_id))
+            return self.artworks.count_by("circle", circle_id)
 
     # -- changing ----------------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ __all__ = [
     "ImageLimits",
     "SmtpSettings",
     "StudioConfig",
+    "check_database_url",
     "config_from_env",
     "default_data_dir",
     "parse_smtp_url",
@@ -127,6 +128,27 @@ def _check_web_url(name: str, url: str) -> None:
         raise ValueError(f"{name} must be an http:// or https:// address with a host name.")
 
 
+DATABASE_SCHEMES = ("postgresql", "postgres")
+
+
+def check_database_url(url: str) -> None:
+    """Refuse a ``KINDRED_DATABASE_URL`` that is not a postgresql:// address (ValueError)."""
+    # Messages never repeat the URL: it may hold a password.
+    parts = urlsplit(url)
+    if parts.scheme not in DATABASE_SCHEMES:
+        raise ValueError(
+            "KINDRED_DATABASE_URL must be a PostgreSQL address, like "
+            "postgresql://kindred:PASSWORD@db.clinic.org:5432/kindred (leave it unset to keep "
+            "the studio's records in its data folder)."
+        )
+    try:
+        parts.port  # noqa: B018 - reading it checks the port
+    except ValueError as exc:
+        raise ValueError(
+            "KINDRED_DATABASE_URL has a port that isn't a number from 1 to 65535."
+        ) from exc
+
+
 @dataclass(frozen=True)
 class StudioConfig:
     """Everything a deployment may tune."""
@@ -159,12 +181,18 @@ class StudioConfig:
     # Where artwork images live: "" for the data folder's images/, or an S3 bucket
     # (KINDRED_MEDIA_URL="s3://bucket?endpoint=http://host:8333"; see media_s3.py).
     media_url: str = field(default="", repr=False)  # may hold a secret key
+    # Records in PostgreSQL (KINDRED_DATABASE_URL=postgresql://...) instead of the data
+    # folder's own store; keys stay in the data folder.
+    database_url: str = field(default="", repr=False)  # may hold a password
+    database_pool_size: int = 10  # connections each server process keeps at most
 
     def __post_init__(self) -> None:
         if self.media_url:
             from .media_s3 import parse_media_url
 
             parse_media_url(self.media_url)
+        if self.database_url:
+            check_database_url(self.database_url)
         if self.smtp_url:
             parse_smtp_url(self.smtp_url)
         if self.alert_webhook_url:
@@ -238,4 +266,6 @@ def config_from_env() -> StudioConfig:
         public_url=public_url,
         trusted_proxies=parse_trusted_proxies(os.environ.get("KINDRED_TRUSTED_PROXIES", "")),
         media_url=os.environ.get("KINDRED_MEDIA_URL", "").strip(),
+        database_url=os.environ.get("KINDRED_DATABASE_URL", "").strip(),
+        database_pool_size=_env_int("KINDRED_DATABASE_POOL_SIZE", base.database_pool_size),
     )

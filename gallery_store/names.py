@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import Conflict
 
 if TYPE_CHECKING:
-    from .storage import Store
+    from .records import RecordStore as Store
 
 __all__ = [
     "NAME_TAKEN",

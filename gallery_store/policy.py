@@ -26,6 +26,8 @@ __all__ = [
     "OPEN_REPORT_LIMIT",
     "PARTICIPANT",
     "Policy",
+    "audiences",
+    "shown_to",
 ]
 
 FACILITATOR = "facilitator"  # a therapist who runs the circle
@@ -45,6 +47,29 @@ ACCOUNT_DELETED = "This account has been deleted, so it can't be used any more."
 ARTWORK_GONE = "We couldn't find that artwork. It may have been removed."
 COMMENT_GONE = "We couldn't find that comment. It may have been removed."
 NOUNS = {"artwork": "artwork", "comment": "comment"}
+EVERYONE = "everyone"
+
+
+def shown_to(record: dict) -> list[str]:
+    """Return the audiences an artwork or comment shows to (``visible_to``, as index keys).
+
+    Someone sees it when one of their ``audiences`` is in this list: the gallery is paged
+    by the store from an index of these, so the rule here and in ``visible_to`` must agree.
+    """
+    status = record.get("status", "visible")
+    if status == "visible":
+        return [EVERYONE]
+    if status == "removed":
+        return []
+    author = f"author {record['user_id']}"
+    if status == "held":
+        return [author, FACILITATOR]
+    return [author, *MODERATORS]
+
+
+def audiences(actor_id: str, role: str) -> list[str]:
+    """Return the audiences someone with this role in a circle belongs to (see ``shown_to``)."""
+    return [EVERYONE, f"author {actor_id}", role]
 
 
 class Policy:

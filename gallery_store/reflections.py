@@ -23,12 +23,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from .errors import NotFound, PermissionDenied, ValidationError
 from .models import MoodCheckin, Reflection, SavedReflection, User
 from .policy import Policy
+from .records import new_id
 from .sealing import Keyring, require
-from .storage import new_id
 from .text import clean_text
 
 if TYPE_CHECKING:
-    from .storage import Collection
+    from .records import RecordCollection
     from .studio import Studio
 
 __all__ = [
@@ -569,7 +569,7 @@ class Reflections:
             return consents(self.preferences, actor.id)
 
 
-def consents(preferences: Collection, user_id: str) -> bool:
+def consents(preferences: RecordCollection, user_id: str) -> bool:
     """Say whether a person has agreed to their moods counting in group trends."""
     return any(r.get("insights_consent") is True for r in preferences.by("user", user_id))
 

@@ -1,4 +1,4 @@
-"""The persistence engine: TinyDB shard files, a commit log, transactions, indexes, repair.
+"""The embedded store's engine: opening, transactions, the commit log and checkpoints.
 
 Layout under ``<data>/store``::
 
@@ -6,16 +6,14 @@ Layout under ``<data>/store``::
     <collection>/<collection>-NNNNNN.json   one TinyDB file per shard of a collection
     log/commits-NNNNNNNNNNNN.log            every commit since the checkpoints backups rely on
 
-Each collection is split into shards of at most ``shard_capacity`` records. Everything
-is parsed once at open and served from memory. A commit appends one checked line to the
-commit log (the records it changed, whole) and flushes it: that is the only write on the
-request path. Now and then a checkpoint writes the shards that changed and a new
-``meta.json`` with their SHA-256, so opening replays only a short log.
+Each collection (``shards.py``) is split into shards of at most ``shard_capacity`` records.
+Everything is parsed once at open and served from memory. A commit appends one checked line
+to the commit log (the records it changed, whole) and flushes it: that is the only write on
+the request path. Now and then a checkpoint writes the shards that changed and a new
+``meta.json`` with their SHA-256 (``storefiles.py``), so opening replays only a short log.
 
-Opening checks every shard against its checksum. A damaged or missing shard is rebuilt
-from the newest rolling backup holding a good copy plus every commit logged since, so
-nothing committed is lost and nothing deleted comes back. When that is impossible the
-store refuses to open and says what would be lost and which command accepts it.
+Opening checks every shard against its checksum; ``repair.py`` rebuilds what is damaged.
+This module also re-exports the names other modules have always imported from it.
 """
 
 from __future__ import annotations
@@ -24,478 +22,62 @@ import contextlib
 import copy
 import fcntl
 import gc
-import hashlib
-import json
 import logging
 import os
-import secrets
-import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
 
-from tinydb import TinyDB
-from tinydb.storages import Storage
-
-from .commitlog import CommitLog, LogScan, decode_line, encode_line, ops_for, segment_name
-from .durable import atomic_write_bytes, fsync_dir, make_folder, remove_stray_temp_files
+from .commitlog import CommitLog, decode_line, encode_line, ops_for, segment_name
+from .durable import atomic_write_bytes, make_folder, remove_stray_temp_files
 from .errors import StoreCorrupt, StoreUnavailable, StudioError
+from .records import new_id
+from .repair import BackupCopy, Base, Problem, StoreRepair, commits_lost, refusal
+from .shards import Collection, Index, Shard, ShardStorage
+from .storefiles import (
+    JOURNAL_FILE,
+    META_FILE,
+    SCHEMA_VERSION,
+    TABLE,
+    StoreFileError,
+    encode,
+    encode_meta,
+    meta_from_bytes,
+    parse_store_bytes,
+    read_meta,
+    read_store_file,
+    sha,
+)
 
 __all__ = [
+    "JOURNAL_FILE",
+    "META_FILE",
     "SCHEMA_VERSION",
+    "TABLE",
     "BackupCopy",
+    "Base",
     "Collection",
+    "Index",
+    "Problem",
+    "Shard",
+    "ShardStorage",
     "Store",
     "StoreFileError",
+    "encode",
+    "encode_meta",
+    "meta_from_bytes",
     "new_id",
+    "parse_store_bytes",
+    "read_meta",
+    "read_store_file",
 ]
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2  # 2: checksums in meta.json and a commit log
-TABLE = "records"
-META_FILE = "meta.json"
-JOURNAL_FILE = "journal.json"  # schema 1 only: a multi-file commit being applied
-
 # Migrations upgrade a store written by an older version: MIGRATIONS[n] takes a
 # store at schema n to n + 1 inside one transaction.
 MIGRATIONS: dict[int, Callable[[Store], None]] = {}
-
-
-def _inside_store(relative: object) -> bool:
-    """Say whether a journal's file name is a plain path inside the store folder."""
-    if not isinstance(relative, str) or not relative.endswith(".json"):
-        return False
-    parts = Path(relative).parts
-    return bool(parts) and not Path(relative).is_absolute() and ".." not in parts
-
-
-def new_id() -> str:
-    """Return a fresh random record id (64 bits, hex)."""
-    return secrets.token_hex(8)
-
-
-def encode(data: Any) -> bytes:
-    """Serialize a shard's tables compactly."""
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-class StoreFileError(Exception):
-    """A store file failed its integrity check (internal; becomes StoreCorrupt)."""
-
-    def __init__(self, path: Path, problem: str) -> None:
-        super().__init__(f"{path}: {problem}")
-        self.path = path
-        self.problem = problem
-
-
-def _read_bytes(path: Path, missing: str = "the file is missing") -> bytes:
-    """Return a store file's bytes; raise StoreFileError when it is missing or unreadable."""
-    try:
-        return path.read_bytes()
-    except FileNotFoundError as exc:
-        raise StoreFileError(path, missing) from exc
-    except OSError as exc:
-        raise StoreFileError(path, f"the file cannot be read ({exc.strerror})") from exc
-
-
-def read_store_file(path: Path) -> dict:
-    """Read and check one store file; raise StoreFileError when it is damaged."""
-    return parse_store_bytes(path, _read_bytes(path))
-
-
-def parse_store_bytes(path: Path, raw: bytes) -> dict:
-    """Check one store file's bytes and return its tables; raise StoreFileError if damaged."""
-    if not raw.strip(b"\x00 \t\r\n"):
-        raise StoreFileError(path, "the file is empty or full of zero bytes")
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise StoreFileError(path, f"the file is not valid JSON ({exc})") from exc
-    if not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values()):
-        raise StoreFileError(path, "the file does not hold TinyDB tables")
-    for table in data.values():
-        for doc_id, doc in table.items():
-            if not doc_id.isdigit() or not isinstance(doc, dict):
-                raise StoreFileError(path, f"record {doc_id!r} is malformed")
-    return data
-
-
-class ShardStorage(Storage):
-    """TinyDB storage kept in memory whose writes are flushed by the store's commit."""
-
-    def __init__(self, path: Path, store: Store, initial: dict | None = None) -> None:
-        self.path = path
-        self._store = store
-        self._tables: dict = initial if initial is not None else {}
-
-    def read(self) -> dict:
-        return self._tables
-
-    def write(self, data: dict) -> None:
-        self._store.require_transaction()
-        self._tables = data
-
-    def snapshot(self) -> bytes:
-        """Return the bytes that represent this shard on disk."""
-        return encode(self._tables)
-
-    def close(self) -> None:
-        """Nothing to release: the file is only open while it is written."""
-
-
-class Shard:
-    """One TinyDB file holding part of a collection."""
-
-    def __init__(self, path: Path, store: Store, initial: dict | None = None) -> None:
-        self.path = path
-        self.name = path.name
-        self.db = TinyDB(path, storage=lambda p: ShardStorage(p, store, initial))
-        self.table = self.db.table(TABLE, cache_size=0)
-
-    @property
-    def storage(self) -> ShardStorage:
-        """Return the shard's storage."""
-        return self.db.storage  # type: ignore[return-value]
-
-    def records(self) -> dict[str, dict]:
-        """Return the raw ``doc_id -> record`` mapping (read-only)."""
-        return self.storage.read().get(TABLE, {})
-
-    def __len__(self) -> int:
-        return len(self.records())
-
-
-class Index:
-    """A secondary index: key -> record ids in insertion order."""
-
-    def __init__(self, key: Callable[[dict], Any]) -> None:
-        self._key = key
-        self._buckets: dict[Any, dict[str, None]] = {}
-
-    def keys_of(self, record: dict) -> list[Any]:
-        """Return the index keys of a record (a key function may return a list)."""
-        value = self._key(record)
-        if value is None:
-            return []
-        if isinstance(value, (list, tuple, set, frozenset)):
-            return list(value)
-        return [value]
-
-    def add(self, record: dict) -> None:
-        """Index a record (records arrive in ``seq`` order, so appending keeps order)."""
-        for key in self.keys_of(record):
-            self._buckets.setdefault(key, {})[record["id"]] = None
-
-    def rebuild(self, records: dict[str, dict]) -> None:
-        """Index every record (id -> record, in ``seq`` order) from scratch.
-
-        The same as ``add`` for each, in one tight loop: at open this runs over every record.
-        """
-        buckets: dict[Any, dict[str, None]] = {}
-        key = self._key
-        for record_id, record in records.items():
-            value = key(record)
-            if value is None:
-                continue
-            if isinstance(value, (list, tuple, set, frozenset)):
-                for each in value:
-                    buckets.setdefault(each, {})[record_id] = None
-                continue
-            bucket = buckets.get(value)
-            if bucket is None:
-                buckets[value] = {record_id: None}
-            else:
-                bucket[record_id] = None
-        self._buckets = buckets
-
-    def replace(self, old_keys: list[Any], record: dict, records: dict[str, dict]) -> None:
-        """Re-index an updated record without moving it in the order of its buckets."""
-        new_keys = self.keys_of(record)
-        if old_keys == new_keys:
-            return
-        for key in old_keys:
-            bucket = self._buckets.get(key)
-            if bucket is not None:
-                bucket.pop(record["id"], None)
-                if not bucket:
-                    del self._buckets[key]
-        seq = record.get("seq", 0)
-        for key in new_keys:
-            bucket = self._buckets.setdefault(key, {})
-            last = next(reversed(bucket), None) if bucket else None
-            bucket[record["id"]] = None
-            if last is not None and records[last].get("seq", 0) > seq:
-                # Rare (an index key changed): put the bucket back in posting order.
-                ordered = sorted(bucket, key=lambda i: records[i].get("seq", 0))
-                self._buckets[key] = dict.fromkeys(ordered)
-
-    def discard(self, record: dict) -> None:
-        """Forget a record."""
-        for key in self.keys_of(record):
-            bucket = self._buckets.get(key)
-            if bucket is not None:
-                bucket.pop(record["id"], None)
-                if not bucket:
-                    del self._buckets[key]
-
-    def ids(self, key: Any) -> dict[str, None]:
-        """Return the ids under ``key``, oldest first (a live, read-only view)."""
-        return self._buckets.get(key, {})
-
-
-class Collection:
-    """A named set of records spread over shards, with indexes, served from memory."""
-
-    def __init__(self, store: Store, name: str) -> None:
-        self.store = store
-        self.name = name
-        self.shards: list[Shard] = []
-        self._records: dict[str, dict] = {}
-        self._home: dict[str, tuple[Shard, int]] = {}
-        self._indexes: dict[str, Index] = {}
-
-    # -- reading ---------------------------------------------------------------------------
-
-    def get(self, record_id: str) -> dict | None:
-        """Return the record with this id, or None (do not mutate it)."""
-        return self._records.get(record_id)
-
-    def __contains__(self, record_id: object) -> bool:
-        return record_id in self._records
-
-    def __len__(self) -> int:
-        return len(self._records)
-
-    def all(self) -> Iterator[dict]:
-        """Yield every record, oldest first."""
-        return iter(list(self._records.values()))
-
-    def find(self, **equals: Any) -> list[dict]:
-        """Return records whose fields equal the given values (a scan: small collections)."""
-        return [r for r in self._records.values() if all(r.get(k) == v for k, v in equals.items())]
-
-    def first(self, **equals: Any) -> dict | None:
-        """Return the first record matching ``find``, or None."""
-        for record in self._records.values():
-            if all(record.get(k) == v for k, v in equals.items()):
-                return record
-        return None
-
-    def add_index(self, name: str, key: Callable[[dict], Any]) -> None:
-        """Add a secondary index maintained on every write."""
-        index = Index(key)
-        index.rebuild(self._records)
-        self._indexes[name] = index
-
-    def ids_by(self, index: str, key: Any) -> dict[str, None]:
-        """Return ids under ``key`` in an index, oldest first."""
-        return self._indexes[index].ids(key)
-
-    def by(self, index: str, key: Any) -> list[dict]:
-        """Return records under ``key`` in an index, oldest first."""
-        return [self._records[i] for i in self._indexes[index].ids(key)]
-
-    def newest_by(self, index: str, key: Any) -> Iterator[dict]:
-        """Yield records under ``key`` in an index, newest first, lazily."""
-        # Lazy: page one of a long list costs the same as of a short one. Callers hold
-        # the store lock while they iterate, so the index cannot change underneath.
-        for record_id in reversed(self._indexes[index].ids(key)):
-            record = self._records.get(record_id)
-            if record is not None:
-                yield record
-
-    # -- writing (always inside a transaction) -------------------------------------------
-
-    def insert(self, record: dict) -> dict:
-        """Store a new record; give it an ``id`` and ``seq`` if it has none; return it."""
-        with self.store.transaction():
-            # Say so first: if anything below fails, rollback must rebuild this collection.
-            self.store.touched(self)
-            record = dict(record)
-            record.setdefault("id", new_id())
-            while record["id"] in self._records:
-                record["id"] = new_id()
-            record["seq"] = self.store.next_seq()
-            shard = self._shard_with_room()
-            doc_id = shard.table.insert(record)
-            self.store.changed(self, shard, doc_id, None)
-            stored = shard.records()[str(doc_id)]
-            self._records[record["id"]] = stored
-            self._home[record["id"]] = (shard, doc_id)
-            for index in self._indexes.values():
-                index.add(stored)
-            return stored
-
-    def update(self, record_id: str, **changes: Any) -> dict:
-        """Change fields of a record and return the new version."""
-        with self.store.transaction():
-            self.store.touched(self)
-            old = self._records[record_id]
-            shard, doc_id = self._home[record_id]
-            # Re-index only where a key changes, keeping posting order: re-adding would move
-            # an edited record to the end of its index (an edited comment to the thread's end).
-            old_keys = {name: index.keys_of(old) for name, index in self._indexes.items()}
-            self.store.changed(self, shard, doc_id, old)
-            shard.table.update(changes, doc_ids=[doc_id])
-            stored = shard.records()[str(doc_id)]
-            self._records[record_id] = stored
-            for name, index in self._indexes.items():
-                index.replace(old_keys[name], stored, self._records)
-            return stored
-
-    def remove(self, record_id: str) -> None:
-        """Delete a record if it exists."""
-        with self.store.transaction():
-            old = self._records.get(record_id)
-            if old is None:
-                return
-            self.store.touched(self)
-            shard, doc_id = self._home.pop(record_id)
-            self.store.changed(self, shard, doc_id, old)
-            shard.table.remove(doc_ids=[doc_id])
-            del self._records[record_id]
-            for index in self._indexes.values():
-                index.discard(old)
-
-    def _shard_with_room(self) -> Shard:
-        # The first with room: what deletions free is used again, so a collection keeps the
-        # shards its records need, not one for every ``shard_capacity`` records it ever held.
-        for shard in self.shards:
-            if len(shard) < self.store.shard_capacity:
-                return shard
-        number = len(self.shards) + 1
-        while True:
-            path = self.store.root / self.name / f"{self.name}-{number:06d}.json"
-            if not path.exists() and all(s.path != path for s in self.shards):
-                break
-            number += 1
-        shard = Shard(path, self.store, {TABLE: {}})
-        self.shards.append(shard)
-        self.store.register_shard(self, shard)
-        return shard
-
-    def shard_named(self, name: str) -> Shard | None:
-        """Return the shard with this file name, if the collection has it."""
-        return next((s for s in self.shards if s.name == name), None)
-
-    # -- loading -----------------------------------------------------------------------------
-
-    def load(self, shards: list[Shard]) -> None:
-        """(Re)build the in-memory view from the given shards."""
-        self.shards = shards
-        self._records = {}
-        self._home = {}
-        rows = []
-        for shard in shards:
-            for doc_id, record in shard.records().items():
-                rows.append((record.get("seq", 0), record, shard, int(doc_id)))
-        rows.sort(key=lambda row: row[0])
-        for _seq, record, shard, doc_id in rows:
-            self._records[record["id"]] = record
-            self._home[record["id"]] = (shard, doc_id)
-        for index in self._indexes.values():
-            index.rebuild(self._records)
-
-    def max_seq(self) -> int:
-        """Return the highest sequence number stored."""
-        return max((r.get("seq", 0) for r in self._records.values()), default=0)
-
-
-# -- meta.json ----------------------------------------------------------------------------------
-#
-# {"schema_version": 2, "position": P, "segment": F, "shards": {collection: {file: [[sha, p]]}}}
-#
-# ``position``: the last commit the shard files hold. ``segment``: the log segment commits
-# after P go to. Each shard lists the checksums its file may have, with the commit each
-# reflects: one normally; two while a checkpoint is being written (old and new), so a crash
-# between two shard writes leaves files that still pass. ``None`` for the checksum means
-# "no file yet; empty as of p".
-
-
-def _sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def encode_meta(meta: dict) -> bytes:
-    """Return meta.json's bytes, with a checksum of its own content."""
-    body = {k: v for k, v in meta.items() if k != "sha256"}
-    digest = _sha(encode(body))
-    return encode({TABLE: {"1": {**body, "sha256": digest}}})
-
-
-def read_meta(path: Path) -> dict:
-    """Read and check meta.json; raise StoreFileError when it is damaged."""
-    return meta_from_bytes(path, _read_bytes(path, "the index file is missing"))
-
-
-def meta_from_bytes(path: Path, raw: bytes) -> dict:
-    """Check meta.json's bytes (``path`` names it in messages); raise StoreFileError."""
-    data = parse_store_bytes(path, raw)
-    meta = data.get(TABLE, {}).get("1")
-    if not isinstance(meta, dict) or not isinstance(meta.get("shards"), dict):
-        raise StoreFileError(path, "the index file has no list of data files")
-    version = meta.get("schema_version", 0)
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise StoreFileError(path, "the index file's schema version is malformed")
-    if version > SCHEMA_VERSION:
-        raise StoreUnavailable(
-            f"This data folder was written by a newer Kindred Canvas (schema {version}; "
-            f"this version knows {SCHEMA_VERSION}). Please upgrade the app."
-        )
-    if int(meta.get("schema_version", 0)) < 2:
-        if not all(isinstance(files, list) for files in meta["shards"].values()):
-            raise StoreFileError(path, "the index file's list of data files is malformed")
-        return meta  # written before checksums: open() upgrades it
-    body = {k: v for k, v in meta.items() if k != "sha256"}
-    if meta.get("sha256") != _sha(encode(body)):
-        raise StoreFileError(path, "the index file does not match its checksum")
-    try:
-        for files in meta["shards"].values():
-            for pairs in files.values():
-                for digest, position in pairs:
-                    assert digest is None or isinstance(digest, str)
-                    assert isinstance(position, int)
-        int(meta["position"])
-        int(meta["segment"])
-    except (AssertionError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise StoreFileError(path, "the index file is malformed") from exc
-    return meta
-
-
-class BackupCopy(Protocol):
-    """A verified rolling backup, as repair reads it."""
-
-    name: str
-    taken: str
-
-    def meta(self) -> dict | None:
-        """Return its meta.json (checked), or None if it has none or it is damaged."""
-
-    def read(self, relative: str) -> bytes | None:
-        """Return one of its files (``store/...``), or None."""
-
-
-@dataclass
-class Base:
-    """Where a shard's rebuilt content starts: its tables as of commit ``position``."""
-
-    tables: dict
-    position: int
-    source: str  # "disk", a backup's name, or "empty"
-    digest: str | None = None  # the checksum of the file on disk, when it came from there
-
-
-@dataclass
-class Problem:
-    """A shard that failed its check."""
-
-    collection: str
-    name: str
-    problem: str
 
 
 class Transaction:
@@ -510,8 +92,10 @@ class Transaction:
         self.scrub = False  # drop earlier versions of what it changed from the files
 
 
-class Store:
+class Store(StoreRepair):
     """All collections of one data folder; one per process; every access under one lock."""
+
+    backend = "embedded"
 
     def __init__(
         self,
@@ -592,31 +176,6 @@ class Store:
             os.close(self._process_lock_fd)
             self._process_lock_fd = None
 
-    def _checked_tables(self, path: Path, pairs: list | None) -> Base:
-        """Return a shard file's content if it passes its checksum (``pairs`` None: legacy)."""
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError as exc:
-            for digest, position in pairs or []:
-                if digest is None:
-                    return Base({TABLE: {}}, position, "disk")
-            raise StoreFileError(path, "the file is missing") from exc
-        except OSError as exc:
-            raise StoreFileError(path, f"the file cannot be read ({exc.strerror})") from exc
-        digest = _sha(raw)
-        if pairs is None:
-            return Base(parse_store_bytes(path, raw), 0, "disk", digest)
-        for expected, position in pairs:
-            if expected == digest:
-                return Base(parse_store_bytes(path, raw), position, "disk", digest)
-        parse_store_bytes(path, raw)  # names the damage when the file is also unreadable
-        raise StoreFileError(
-            path, "the file does not match its checksum (it was changed outside the app)"
-        )
-
-    def _nothing_stored(self, scan: LogScan) -> bool:
-        return not scan.commits and not any(self.root.glob("*/*.json"))
-
     def _load(self, names: list[str], accept_loss: bool) -> None:
         meta_path = self.root / META_FILE
         scan = self.log.scan()
@@ -668,7 +227,7 @@ class Store:
             and not accept_loss
         ):
             raise StoreCorrupt(
-                _refusal(
+                refusal(
                     self.data_dir,
                     [
                         f"the commit log after the last checkpoint ({segment_name(segment)}) "
@@ -680,10 +239,10 @@ class Store:
         start = min([b.position for b in bases.values()] + [position])
         gone = scan.missing(start)
         if gone and not accept_loss:
-            raise StoreCorrupt(_refusal(self.data_dir, [_commits_lost(scan, gone)]))
+            raise StoreCorrupt(refusal(self.data_dir, [commits_lost(scan, gone)]))
         stop = gone[0] if gone else scan.last + 1
         if gone:
-            lost.append(_commits_lost(scan, gone))
+            lost.append(commits_lost(scan, gone))
         replayed: set[tuple[str, str]] = set()
         for entry in scan.after(start):
             if entry["n"] >= stop:
@@ -726,192 +285,6 @@ class Store:
                 log.error("could not write the repaired store yet (%s); it is kept in memory", exc)
         self._migrate()
 
-    def _fresh_or_refuse(
-        self, accept_loss: bool, bases: dict[tuple[str, str], Base], lost: list[str]
-    ) -> dict:
-        """Start a new, empty store, unless this folder clearly held a studio before."""
-        leftovers = [
-            name
-            for name in ("images", "backups", "keys")
-            if (self.data_dir / name).is_dir() and any((self.data_dir / name).iterdir())
-        ]
-        if leftovers and not accept_loss:
-            copies = list(self.backups())
-            newest = copies[0] if copies else None
-            choice = (
-                f"bring back the newest backup ({newest.name}, taken {newest.taken}; "
-                "anything after it is lost)"
-                if newest
-                else "start an empty studio beside the old files"
-            )
-            raise StoreCorrupt(
-                f"The studio's records are missing: {self.root} is empty or gone, but "
-                f"{' and '.join(leftovers)} are still in {self.data_dir}. Nothing was changed. "
-                "If the folder was moved, point KINDRED_DATA_DIR at it. To restore a whole-studio "
-                "archive: `python -m gallery_store restore ARCHIVE` into an empty folder. "
-                f"To {choice}: `python -m gallery_store recover --accept-loss`."
-            )
-        if leftovers:
-            copies = [c for c in self.backups() if c.meta() is not None]
-            if copies:
-                lost.append(f"every change after backup {copies[0].name} (taken {copies[0].taken})")
-                return self._meta_from_backup(copies[0], bases, accept_loss=True)
-            lost.append("every record: the store was missing and no backup was left")
-        self.log.create_segment(1)
-        meta = {"schema_version": SCHEMA_VERSION, "position": 0, "segment": 1, "shards": {}}
-        atomic_write_bytes(self.root / META_FILE, encode_meta(meta))
-        return meta
-
-    def _meta_from_backup(
-        self, copy_: BackupCopy, bases: dict[tuple[str, str], Base], *, accept_loss: bool
-    ) -> dict:
-        meta = copy_.meta()
-        assert meta is not None
-        for collection, files in meta["shards"].items():
-            for file_name, pairs in files.items():
-                data = copy_.read(f"store/{collection}/{file_name}")
-                found = _match(data, pairs)
-                if found is None:
-                    if not accept_loss:
-                        raise LookupError(file_name)
-                    continue
-                bases[(collection, file_name)] = Base(found[0], found[1], copy_.name)
-        self.recovery_notes.append(
-            f"The store's index was damaged or missing; it was rebuilt from backup "
-            f"{copy_.name} (taken {copy_.taken})"
-            + (" and the commit log, so nothing was lost." if not accept_loss else ".")
-        )
-        return meta
-
-    def _rebuild_everything(
-        self,
-        damage: StoreFileError,
-        scan: LogScan,
-        accept_loss: bool,
-        bases: dict[tuple[str, str], Base],
-        lost: list[str],
-    ) -> dict:
-        """Rebuild every shard when meta.json is lost: a backup plus the log since it."""
-        self._quarantine_store_files()
-        copies = list(self.backups())
-        for copy_ in copies:
-            meta = copy_.meta()
-            if meta is None or int(meta.get("schema_version", 0)) < 2:
-                continue
-            positions = [
-                p
-                for files in meta["shards"].values()
-                for pairs in files.values()
-                for _d, p in pairs[:1]
-            ] + [int(meta["position"])]
-            if scan.complete_after(min(positions)):
-                try:
-                    return self._meta_from_backup(copy_, bases, accept_loss=False)
-                except LookupError:
-                    bases.clear()
-                    continue
-        if scan.complete_after(0) and scan.start == 1:
-            self.recovery_notes.append(
-                "The store's index was damaged or missing; it was rebuilt from the whole "
-                "commit log, so nothing was lost."
-            )
-            return {"schema_version": SCHEMA_VERSION, "position": 0, "segment": 1, "shards": {}}
-        usable = [c for c in copies if c.meta() is not None]
-        if not accept_loss:
-            what = (
-                f"the newest usable backup, {usable[0].name} (taken {usable[0].taken}), "
-                "without the changes after it"
-                if usable
-                else "nothing: no usable backup is left"
-            )
-            raise StoreCorrupt(
-                _refusal(
-                    self.data_dir,
-                    [
-                        f"{damage.path.name}: {damage.problem}; the commit log does not reach "
-                        f"back to any backup, so the store can only come back as {what}"
-                    ],
-                )
-            )
-        if not usable:
-            lost.append("every record: no backup and no commit log could rebuild the store")
-            return {
-                "schema_version": SCHEMA_VERSION,
-                "position": scan.last,
-                "segment": 1,
-                "shards": {},
-            }
-        meta = self._meta_from_backup(usable[0], bases, accept_loss=True)
-        lost.append(f"every change after backup {usable[0].name} (taken {usable[0].taken})")
-        return meta
-
-    def _repair_shard(
-        self,
-        problem: Problem,
-        scan: LogScan,
-        meta: dict,
-        accept_loss: bool,
-        lost: list[str],
-    ) -> Base:
-        """Rebuild one damaged shard from the newest backup the log reaches back to."""
-        relative = f"store/{problem.collection}/{problem.name}"
-        fallback: Base | None = None
-        for copy_ in self.backups():
-            backup_meta = copy_.meta()
-            if backup_meta is None or int(backup_meta.get("schema_version", 0)) < 2:
-                continue
-            pairs = backup_meta["shards"].get(problem.collection, {}).get(problem.name)
-            if pairs is None:
-                # Made after this backup: every record of it is in the log since then.
-                base = Base({TABLE: {}}, int(backup_meta["position"]), copy_.name)
-            else:
-                found = _match(copy_.read(relative), pairs)
-                if found is None:
-                    continue
-                base = Base(found[0], found[1], copy_.name)
-            if scan.complete_after(base.position):
-                self._quarantine(self.root / problem.collection / problem.name)
-                self.recovery_notes.append(
-                    f"{problem.collection} file {problem.name} was damaged ({problem.problem}); "
-                    f"it was rebuilt from backup {copy_.name} (taken {copy_.taken}) and "
-                    "every change logged since, so nothing was lost."
-                )
-                return base
-            fallback = fallback or base
-        if scan.start == 1 and scan.complete_after(0):
-            self._quarantine(self.root / problem.collection / problem.name)
-            self.recovery_notes.append(
-                f"{problem.collection} file {problem.name} was damaged ({problem.problem}); "
-                "it was rebuilt from the commit log, so nothing was lost."
-            )
-            return Base({TABLE: {}}, 0, "empty")
-        what = (
-            f"the changes to it since backup {fallback.source}"
-            if fallback is not None
-            else "every record in it (no backup holds a good copy)"
-        )
-        if not accept_loss:
-            raise StoreCorrupt(
-                _refusal(
-                    self.data_dir,
-                    [f"{problem.collection} file {problem.name}: {problem.problem}; {what}"],
-                )
-            )
-        self._quarantine(self.root / problem.collection / problem.name)
-        lost.append(f"{problem.collection} file {problem.name}: {what}")
-        if fallback is None:
-            return Base({TABLE: {}}, max(scan.last, int(meta.get("position", 0))), "empty")
-        return fallback
-
-    def _legacy_meta(self, meta: dict) -> dict:
-        """Read a schema-1 index: file lists without checksums; no commit log yet."""
-        return {
-            "schema_version": 1,
-            "position": 0,
-            "segment": 1,
-            "shards": {c: {f: [] for f in files} for c, files in meta["shards"].items()},
-        }
-
     def _build(self, names: list[str], bases: dict[tuple[str, str], Base]) -> None:
         for name in names:
             collection = Collection(self, name)
@@ -925,35 +298,6 @@ class Store:
                 pairs = [[base.digest, base.position]] if base.source == "disk" else []
                 self._meta["shards"].setdefault(name, {})[shard.name] = pairs
         self._seq = max((c.max_seq() for c in self._collections.values()), default=0)
-
-    def _quarantine(self, path: Path) -> None:
-        """Move a damaged file aside (never delete it) under ``<data>/quarantine``."""
-        if not path.exists():
-            return
-        folder = self._quarantine_folder()
-        with contextlib.suppress(OSError):
-            os.replace(path, folder / path.name)
-            fsync_dir(folder)
-
-    def _quarantine_folder(self) -> Path:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        folder = self.data_dir / "quarantine" / f"{stamp}-{secrets.token_hex(3)}"
-        folder.mkdir(parents=True, mode=0o700)
-        return folder
-
-    def _quarantine_store_files(self) -> None:
-        folder = self._quarantine_folder()
-        for path in self.root.rglob("*.json"):
-            target = folder / path.relative_to(self.root)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with contextlib.suppress(OSError):
-                shutil.copy2(path, target)
-
-    def _set_log_aside(self) -> None:
-        folder = self._quarantine_folder()
-        for path in self.log.files():
-            with contextlib.suppress(OSError):
-                os.replace(path, folder / path.name)
 
     def schema_version(self) -> int:
         """Return the stored schema version."""
@@ -1198,7 +542,7 @@ class Store:
         shards = {c: dict(files) for c, files in self._meta["shards"].items()}
         for collection, shard, data in written.values():
             old = shards.setdefault(collection, {}).get(shard.name, [])
-            digest = _sha(data)
+            digest = sha(data)
             shards[collection][shard.name] = [[digest, position]] + [
                 pair for pair in old if pair[0] != digest
             ]
@@ -1229,30 +573,6 @@ class Store:
     def position(self) -> int:
         """Return the last commit number."""
         return self._commit
-
-    def _replay_journal(self) -> None:
-        """Finish a multi-file commit of a schema-1 store that a crash interrupted."""
-        journal_path = self.root / JOURNAL_FILE
-        if not journal_path.exists():
-            return
-        try:
-            journal = json.loads(journal_path.read_bytes())
-            files = journal["files"]
-            if not isinstance(files, dict) or not all(
-                _inside_store(relative) and isinstance(data, dict)
-                for relative, data in files.items()
-            ):
-                raise TypeError("not a journal of store files")
-        except (OSError, ValueError, KeyError, TypeError):
-            # The journal is written atomically, so a damaged one was never committed.
-            folder = self._quarantine_folder()
-            os.replace(journal_path, folder / JOURNAL_FILE)
-            log.warning("set aside an unreadable commit journal")
-            return
-        for relative, data in files.items():
-            atomic_write_bytes(self.root / relative, encode(data))
-        journal_path.unlink()
-        log.info("completed an interrupted commit of %d files", len(files))
 
     def store_files(self) -> list[Path]:
         """Return the files a checkpointed copy needs: meta.json and every shard on disk."""
@@ -1303,42 +623,3 @@ def _make_folder(folder: Path) -> None:
     with contextlib.suppress(OSError):
         make_folder(folder)
     folder.mkdir(parents=True, mode=0o700, exist_ok=True)
-
-
-def _match(data: bytes | None, pairs: list) -> tuple[dict, int] | None:
-    """Return a file's tables and commit if its bytes have one of the listed checksums."""
-    if data is None:
-        for digest, position in pairs:
-            if digest is None:
-                return {TABLE: {}}, position
-        return None
-    digest = _sha(data)
-    for expected, position in pairs:
-        if expected == digest:
-            try:
-                return json.loads(data), position
-            except ValueError:
-                return None
-    return None
-
-
-def _commits_lost(scan: LogScan, gone: list[int]) -> str:
-    where = "; ".join(scan.damage) or "a log file is missing"
-    after = len([n for n in scan.commits if n > gone[0]])
-    return (
-        f"{len(gone)} committed change{'s' if len(gone) != 1 else ''} in the commit log "
-        f"can't be read ({where})"
-        + (f", and the {after} after them can't be applied in order" if after else "")
-    )
-
-
-def _refusal(data_dir: Path, lost: list[str]) -> str:
-    items = "; ".join(lost)
-    return (
-        f"The studio's data in {data_dir} is damaged and can't be repaired without losing "
-        f"something: {items}. Nothing was changed and the app will not start on it. "
-        "To see every option: `python -m gallery_store check`. To restore a whole-studio "
-        "archive into an empty folder: `python -m gallery_store restore ARCHIVE`. To accept "
-        "the loss and continue with everything else: `python -m gallery_store recover "
-        "--accept-loss` (damaged files are kept in quarantine/)."
-    )

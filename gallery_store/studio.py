@@ -15,12 +15,14 @@ from pathlib import Path
 from .backups import RollingBackups
 from .config import StudioConfig
 from .durable import make_folder, save_failure
-from .errors import StudioError
+from .errors import Conflict, PermissionDenied, StoreUnavailable, StudioError
 from .media import open_media
+from .policy import shown_to
+from .records import RecordStore, Unique
 from .storage import Store
 from .sweeper import Sweeper
 
-__all__ = ["COLLECTIONS", "Studio", "open_studio"]
+__all__ = ["COLLECTIONS", "UNIQUE", "Studio", "open_studio"]
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +31,14 @@ Clock = Callable[[], datetime]
 # How much lower than people's requests the background backup thread runs (nice value).
 BACKUP_NICENESS = 10
 
-# Every collection and the secondary indexes services look records up by.
+# Every collection and the secondary indexes services look records up by. PostgreSQL keeps each
+# index's keys in the database, built once by name: a changed key function needs a new index name
+# (or a migration that deletes the index's row in record_indexes, so it is built again).
 COLLECTIONS: dict[str, dict[str, Callable[[dict], object]]] = {
-    "users": {"username": lambda r: r["username_key"]},
+    "users": {
+        "username": lambda r: r["username_key"],
+        "first_therapist": lambda r: "first" if r.get("first_therapist") else None,
+    },
     "sessions": {"token": lambda r: r["token_hash"], "user": lambda r: r["user_id"]},
     "circles": {},
     "memberships": {"user": lambda r: r["user_id"], "circle": lambda r: r["circle_id"]},
@@ -43,6 +50,16 @@ COLLECTIONS: dict[str, dict[str, Callable[[dict], object]]] = {
         "circle": lambda r: r["circle_id"],
         "user": lambda r: r["user_id"],
         "prompt": lambda r: r.get("prompt_id"),
+        # The gallery's pages: artworks by circle (and prompt) under who they show to.
+        "shown": lambda r: [f"{r['circle_id']} {a}" for a in shown_to(r)],
+        "shown_prompt": lambda r: (
+            [f"{r['circle_id']} {r['prompt_id']} {a}" for a in shown_to(r)]
+            if r.get("prompt_id")
+            else None
+        ),
+        "mine": lambda r: (
+            f"{r['circle_id']} {r['user_id']}" if r.get("status") != "removed" else None
+        ),
     },
     "comments": {"artwork": lambda r: r["artwork_id"], "user": lambda r: r["user_id"]},
     "reactions": {"artwork": lambda r: r["artwork_id"], "user": lambda r: r["user_id"]},
@@ -66,6 +83,19 @@ COLLECTIONS: dict[str, dict[str, Callable[[dict], object]]] = {
     "insight_releases": {"circle": lambda r: r["circle_id"]},
     # What opening the store had to repair (or accept losing), newest last.
     "recoveries": {},
+}
+
+
+# Indexes where a key belongs to one record at most: the store refuses a second one, so
+# a check made before the write can never be outrun (two replicas, one username).
+UNIQUE: dict[tuple[str, str], Unique] = {
+    ("users", "username"): Unique(Conflict, "That username is taken. Please choose another."),
+    ("users", "first_therapist"): Unique(
+        PermissionDenied, "This studio already has a therapist account."
+    ),
+    ("invites", "code"): Unique(
+        Conflict, "That invite code is in use already; please make another."
+    ),
 }
 
 
@@ -113,7 +143,7 @@ class Studio:
         for name, indexes in COLLECTIONS.items():
             collection = self.store.collection(name)
             for index_name, key in indexes.items():
-                collection.add_index(index_name, key)
+                collection.add_index(index_name, key, unique=UNIQUE.get((name, index_name)))
         self._closed = False
         self._backup_lock = threading.Lock()
         self._backup_thread: threading.Thread | None = None
@@ -132,8 +162,17 @@ class Studio:
             # Also sends what was still waiting when the app last stopped.
             self.alerts.start_worker()
 
-    def _open_store(self) -> Store:
-        """Open the store; a damaged file is repaired from a backup and the commit log."""
+    def _open_store(self) -> RecordStore:
+        """Open the store: PostgreSQL when configured, else the data folder's own.
+
+        The data folder's store repairs a damaged file from a backup and the commit log.
+        """
+        if self.config.database_url:
+            from .pgstore import PgStore
+
+            records = PgStore(self.config.database_url, pool_size=self.config.database_pool_size)
+            records.open(COLLECTIONS)
+            return records
         store = Store(
             self.data_dir,
             shard_capacity=self.config.shard_capacity,
@@ -214,6 +253,8 @@ class Studio:
         This runs after commits and at open: nobody waits for the backup. Only its first
         step (a checkpoint and a hard link per store file) holds the store lock.
         """
+        if self.store.backend != "embedded":
+            return  # PostgreSQL is backed up with its own tools (README: PostgreSQL)
         now = self.now()
         # Checking the folder on every commit would cost a directory listing per write.
         if now.timestamp() - self._last_backup_check < 60:
@@ -276,17 +317,24 @@ class Studio:
 
     def _take_backup(self, now: datetime, *, wait: bool = False) -> Path | None:
         """Checkpoint and link the store files under the lock; compress them outside it."""
+        store = self.store
+        if not isinstance(store, Store):
+            raise StoreUnavailable(
+                "This studio keeps its records in PostgreSQL: back them up with pg_dump or a "
+                "base backup and WAL archiving (see the README), and the data folder's images "
+                "and keys with a file backup."
+            )
         if not self._backup_lock.acquire(blocking=wait):
             return None  # one is being written already
         try:
             make_folder(self.backups.folder)
             staging = Path(tempfile.mkdtemp(dir=self.backups.folder, prefix=".snapshot-"))
             try:
-                schema = self.store.schema_version()
+                schema = store.schema_version()
                 # Only the checkpoint holds the store lock; the links are made while commits
                 # go on. Shard files are replaced, never changed in place, so the links stay
                 # as they were at the checkpoint.
-                with self.store.files_held() as held:
+                with store.files_held() as held:
                     files = [_link_into(path, self.data_dir, staging) for path in held]
                 return self.backups.take(files, schema, now, base=staging)
             finally:

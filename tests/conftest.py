@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -85,13 +86,38 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
+# KINDRED_TEST_BACKEND=postgres runs every test built on the `studio` fixture with its records
+# in PostgreSQL (a fresh database of the test cluster each); the default is the embedded store.
+TEST_BACKEND = os.environ.get("KINDRED_TEST_BACKEND", "embedded")
+if TEST_BACKEND not in ("embedded", "postgres"):
+    raise pytest.UsageError("KINDRED_TEST_BACKEND is embedded (the default) or postgres")
+
+
+def _on_postgres(monkeypatch, url: str) -> None:
+    """Make every Studio this test opens (reopening too) keep its records in one database."""
+    from gallery_store.studio import Studio
+
+    opened_as = Studio.__init__
+
+    def opened_on_postgres(self, data_dir, config=None, clock=None, **options):
+        config = config or StudioConfig()
+        if not config.database_url:
+            config = config.with_overrides(database_url=url)
+        opened_as(self, data_dir, config, clock, **options)
+
+    monkeypatch.setattr(Studio, "__init__", opened_on_postgres)
+
+
 @pytest.fixture
-def studio(data_dir, config, clock):
-    s = open_studio(data_dir, config, clock)
-    # The first rolling backup starts in the background at open; tests look at the folder.
-    assert s.wait_for_backup(timeout=30)
-    yield s
-    s.close()
+def studio(request, data_dir, config, clock):
+    with pytest.MonkeyPatch.context() as backend:  # its own: tests may undo theirs
+        if TEST_BACKEND == "postgres":
+            _on_postgres(backend, request.getfixturevalue("postgres_url"))
+        s = open_studio(data_dir, config, clock)
+        # The first rolling backup starts in the background at open; tests look at the folder.
+        assert s.wait_for_backup(timeout=30)
+        yield s
+        s.close()
 
 
 @pytest.fixture

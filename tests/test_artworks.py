@@ -221,6 +221,55 @@ def test_gallery_filters_mine_prompt_and_theme(studio, therapist, participant, p
     assert ids(mine=True, theme="coping") == [a.id]
 
 
+STATUSES = ("visible", "hidden", "held", "removed", "pending")
+
+
+@pytest.mark.parametrize("status", STATUSES)
+@pytest.mark.parametrize("role", ["participant", "cofacilitator", "facilitator"])
+@pytest.mark.parametrize("author", [True, False])
+def test_the_gallery_index_shows_an_artwork_to_exactly_whom_visible_to_allows(status, role, author):
+    from gallery_store.policy import Policy, audiences, shown_to
+
+    record = {"status": status, "user_id": "artist", "circle_id": "c1"}
+    actor = "artist" if author else "someone"
+    assert bool(set(shown_to(record)) & set(audiences(actor, role))) == Policy.visible_to(
+        record, actor, role
+    )
+
+
+def test_gallery_pages_hold_what_each_person_may_see_in_order(studio, therapist, circle, clock):
+    from gallery_store.policy import Policy
+
+    robin, sam = join(studio, therapist, circle, "robin"), join(studio, therapist, circle, "sam")
+    kit = join(studio, therapist, circle, "kit")
+    studio.circles.set_role(therapist, circle.id, kit.id, "cofacilitator")
+    artworks = studio.store.collection("artworks")
+    made = []
+    for number, status in enumerate(["visible", "hidden", "held", "removed"] * 3):
+        piece = share(studio, robin if number % 3 else sam, caption=f"#{number}")
+        if status != "visible":
+            artworks.update(piece.id, status=status)
+        made.append(artworks.get(piece.id))
+        clock.advance(minutes=1)
+    roles = {robin.id: "participant", sam.id: "participant", kit.id: "cofacilitator"}
+    roles[therapist.id] = "facilitator"
+    for viewer in (robin, sam, kit, therapist):
+        expected = [
+            r["id"] for r in reversed(made) if Policy.visible_to(r, viewer.id, roles[viewer.id])
+        ]
+        pages = [studio.artworks.gallery(viewer, circle.id, page=n, per_page=2) for n in (1, 2)]
+        pages += [studio.artworks.gallery(viewer, circle.id, page=n, per_page=2) for n in (3, 4, 5)]
+        shown = [a.id for page in pages for a in page]
+        assert shown == expected, viewer.username
+        assert [page.has_next for page in pages] == [len(expected) > 2 * n for n in range(1, 6)], (
+            viewer.username
+        )
+    mine = [a.id for a in studio.artworks.gallery(robin, circle.id, mine=True, per_page=50)]
+    assert mine == [
+        r["id"] for r in reversed(made) if r["user_id"] == robin.id and r["status"] != "removed"
+    ]
+
+
 def test_reported_artwork_is_hidden_from_peers_only(studio, therapist, circle, participant, peer):
     artwork = share(studio, participant, caption="Under review soon")
     ash = join(studio, therapist, circle, "ash", "Ash")

@@ -314,3 +314,76 @@ def test_check_and_backup_read_commits_still_only_in_the_log_without_touching_it
         assert restored.store.collection("circles").get(decided.id)["name"] == "Decided circle"
     finally:
         restored.close()
+
+
+# -- records in PostgreSQL ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def in_postgres(postgres_url, data_dir, clock, monkeypatch):
+    """A lived-in studio whose records are in PostgreSQL (KINDRED_DATABASE_URL is set)."""
+    monkeypatch.setenv("KINDRED_DATABASE_URL", postgres_url)
+    studio = open_studio(data_dir, FAST_CONFIG.with_overrides(database_url=postgres_url), clock)
+    therapist = studio.accounts.bootstrap_therapist("tess", PASSWORD, "Tess")
+    circle = studio.circles.create(therapist, "Tuesday caregivers")
+    code = studio.circles.invite(therapist, circle.id)
+    robin = studio.accounts.join(code, "robin", PASSWORD, "Robin")
+    artwork = studio.artworks.share(robin, make_image(), caption="Tide", alt_text="Blue waves")
+    studio.comments.post(therapist, artwork.id, "Thank you for sharing this.")
+    yield studio
+    studio.close()
+
+
+def test_check_and_stats_read_a_studio_in_postgresql(capsys, in_postgres, data_dir):
+    code, out, _ = run(capsys, data_dir, "check")
+    assert code == 0, out
+    assert "database: schema 1, " in out and "every index key matches its record" in out
+    assert "images: 3 files; 1 artworks use 3, all present" in out
+    assert out.strip().endswith("healthy")
+
+    code, out, _ = run(capsys, data_dir, "stats")
+    assert code == 0
+    rows = {
+        m[1]: int(m[2].replace(",", ""))
+        for m in re.finditer(r"^\s+(\w+)\s+([\d,]+)\s+[\d.]+ [KMG]?B$", out, re.MULTILINE)
+    }
+    assert rows["users"] == 2 and rows["artworks"] == 1 and rows["comments"] == 1
+    assert rows["total"] == sum(len(c) for c in in_postgres.store.collections().values())
+    assert re.search(r"^images: 3 files, ", out, re.MULTILINE)
+
+
+def test_check_finds_index_keys_that_disagree_with_their_records(capsys, in_postgres, data_dir):
+    import psycopg
+
+    with psycopg.connect(in_postgres.config.database_url, autocommit=True) as conn:
+        conn.execute(
+            "DELETE FROM record_keys WHERE collection = 'comments' AND index_name = 'artwork'"
+        )
+        conn.execute(
+            "INSERT INTO record_keys (collection, index_name, key, record_id, seq)"
+            " VALUES ('users', 'retired', '\"x\"', 'gone', 1)"
+        )
+    code, out, _ = run(capsys, data_dir, "check")
+    assert code == 1
+    assert "problem: comments: 1 records whose index keys are out of date" in out
+    assert "problem: users: 1 index keys of records that are gone" in out
+    assert "warning: users: keys of an index no longer used (retired)" in out
+    assert "NOT healthy" in out
+
+
+def test_backup_restore_and_recover_point_to_postgresql_tools(capsys, in_postgres, data_dir):
+    for argv in (["backup"], ["restore", str(data_dir / "x.zip")], ["recover"]):
+        code, _, err = run(capsys, data_dir, *argv)
+        assert code == 1 and "pg_dump" in err, argv
+    assert not (data_dir / "backups").exists() or not any((data_dir / "backups").glob("*.zip"))
+
+
+def test_check_of_a_new_database_says_what_the_app_will_make(
+    capsys, postgres_url, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("KINDRED_DATABASE_URL", postgres_url)
+    code, out, _ = run(capsys, tmp_path / "data", "check")
+    assert code == 0, out
+    assert "database: schema 0, 0 records in 0 collections" in out
+    assert "warning: schema 0: the app migrates it to 1 at its next start" in out
+    assert "warning: the app makes the table of users at its next start" in out
